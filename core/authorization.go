@@ -1,0 +1,73 @@
+package core
+
+// MaxCredentialLen is the longest bearer credential accepted, in bytes.
+const MaxCredentialLen = 4096
+
+// HeaderAuthorization is the name of the credential header field.
+const HeaderAuthorization = "Authorization"
+
+// readCredential finds the bearer credential in the Authorization fields. It returns the
+// credential and ReasonOK, or the reason that rejects the request. A field whose value is empty
+// after trimming spaces and tabs counts as absent.
+func readCredential(headers []Header) (string, Reason) {
+	value := ""
+	found := 0
+	for i := range headers {
+		h := &headers[i]
+		if !equalFoldASCII(h.Name, HeaderAuthorization) {
+			continue
+		}
+		v := trimSpaceTab(h.Value)
+		if v == "" {
+			continue
+		}
+		found++
+		value = v
+	}
+	switch {
+	case found == 0:
+		return "", ReasonMissingToken
+	case found > 1:
+		return "", ReasonMultipleAuthorization
+	}
+	end := 0
+	for end < len(value) && value[end] != ' ' && value[end] != '\t' {
+		end++
+	}
+	if !equalFoldASCII(value[:end], "Bearer") {
+		return "", ReasonUnsupportedScheme
+	}
+	cred := trimSpaceTab(value[end:])
+	if len(cred) == 0 || len(cred) > MaxCredentialLen || !isToken68(cred) {
+		return "", ReasonMalformedAuthorization
+	}
+	return cred, ReasonOK
+}
+
+// isToken68 reports whether s is RFC 7235 token68: letters, digits and "-._~+/", then
+// optional trailing '=' characters.
+func isToken68(s string) bool {
+	i := 0
+	for i < len(s) && isToken68Char(s[i]) {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return i == len(s)
+}
+
+func isToken68Char(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '.', '_', '~', '+', '/':
+		return true
+	}
+	return false
+}
