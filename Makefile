@@ -21,8 +21,29 @@ $(BUILD)/tokengate-proxywasm.wasm: FORCE
 
 FORCE:
 
+# Demo. The first run writes a policy and a store with demo tokens to state/ and prints their
+# secrets and curl commands. Then the gateway serves them, with the mock upstream in place of
+# the Client API.
+run: build
+	./$(BUILD)/tokengate demo --state state
+	@echo "Starting tokengate serve on http://127.0.0.1:8080 with the mock upstream; Ctrl-C stops it."
+	exec ./$(BUILD)/tokengate serve --mock-upstream --policy state/scopes.yaml --store state/tokens.json
+
 test: build
 	$(GO) test -short ./...
+
+# Benchmarks (package bench): the Go benchmarks, the Node runtime, then the gateway load runs
+# in benchreport, which writes docs/benchmarks.md. About 10 minutes on 2 cores; run it on an
+# otherwise idle machine, because the figures are wall times.
+BENCHOUT := $(BUILD)/bench
+bench: build
+	mkdir -p $(BENCHOUT)
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./bench > $(BENCHOUT)/go.txt; \
+		status=$$?; cat $(BENCHOUT)/go.txt; exit $$status
+	node tests/node/bench.mjs $(BUILD)/tokengate.wasm > $(BENCHOUT)/node.jsonl 2> $(BENCHOUT)/node.err || \
+		{ cat $(BENCHOUT)/node.err; echo "node benchmark failed; the report shows it as not measured"; }
+	$(GO) run ./bench/cmd/benchreport -go $(BENCHOUT)/go.txt -node $(BENCHOUT)/node.jsonl \
+		-node-log $(BENCHOUT)/node.err -command "make bench" -o docs/benchmarks.md
 
 check:
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }

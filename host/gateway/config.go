@@ -1,0 +1,225 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults of the settings that a flag or the config file leaves unset.
+const (
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultPolicy         = "scopes.yaml"
+	DefaultEngine         = "extism"
+	DefaultModules        = "build"
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMockListen     = "127.0.0.1:0"
+)
+
+// Limits of Config.MaxHeaderBytes. Below the minimum, ordinary browser requests would be
+// rejected; above the maximum, one connection could hold a large buffer for a header block.
+const (
+	minMaxHeaderBytes = 4 << 10
+	maxMaxHeaderBytes = 16 << 20
+)
+
+// Config is the complete set of serve settings. The YAML keys are the flag names with '_' in
+// place of '-'.
+type Config struct {
+	// Listen is the TCP address of the gateway, such as 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// Upstream is the base URL that allowed requests go to. The request path is appended to
+	// its path byte for byte.
+	Upstream string `yaml:"upstream"`
+	// MockUpstream starts the built-in stand-in for the Client API and proxies to it instead
+	// of Upstream.
+	MockUpstream bool `yaml:"mock_upstream"`
+	// MockListen is the TCP address of the mock upstream; port 0 picks a free port.
+	MockListen string `yaml:"mock_listen"`
+	// Policy is the policy file (scopes.yaml).
+	Policy string `yaml:"policy"`
+	// Store is the token store file.
+	Store string `yaml:"store"`
+	// Engine names the engine that decides requests, such as extism or native.
+	Engine string `yaml:"engine"`
+	// Modules is the folder with the built WebAssembly modules.
+	Modules string `yaml:"modules"`
+	// CacheDir, when set, keeps the WebAssembly compilation cache there across restarts.
+	CacheDir string `yaml:"cache_dir"`
+	// Shadow forwards every request and only reports the decision upstream in
+	// X-Tokengate-Shadow-Reason.
+	Shadow bool `yaml:"shadow"`
+	// MaxHeaderBytes limits the size of a request's header block, in bytes.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// LogLevel is the minimum level logged: debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+}
+
+// DefaultConfig returns the settings used where neither a flag nor the config file sets one.
+func DefaultConfig() Config {
+	return Config{
+		Listen:         DefaultListen,
+		Policy:         DefaultPolicy,
+		Engine:         DefaultEngine,
+		Modules:        DefaultModules,
+		MaxHeaderBytes: DefaultMaxHeaderBytes,
+		MockListen:     DefaultMockListen,
+		LogLevel:       "info",
+	}
+}
+
+// fileConfig is the YAML layout of a config file. Pointer fields tell a key that the file
+// sets apart from one it leaves out.
+type fileConfig struct {
+	Listen         *string `yaml:"listen"`
+	Upstream       *string `yaml:"upstream"`
+	MockUpstream   *bool   `yaml:"mock_upstream"`
+	MockListen     *string `yaml:"mock_listen"`
+	Policy         *string `yaml:"policy"`
+	Store          *string `yaml:"store"`
+	Engine         *string `yaml:"engine"`
+	Modules        *string `yaml:"modules"`
+	CacheDir       *string `yaml:"cache_dir"`
+	Shadow         *bool   `yaml:"shadow"`
+	MaxHeaderBytes *int    `yaml:"max_header_bytes"`
+	LogLevel       *string `yaml:"log_level"`
+}
+
+// LoadConfigFile reads a YAML config file over base and returns the result. Keys absent from
+// the file keep base's values, and unknown keys are rejected. Relative file and folder paths
+// in the file are resolved against the file's folder, so the file works from any working
+// directory.
+func LoadConfigFile(path string, base Config) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return base, fmt.Errorf("read config file: %w", err)
+	}
+	var f fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return base, fmt.Errorf("config file %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	cfg := base
+	setString(&cfg.Listen, f.Listen)
+	setString(&cfg.Upstream, f.Upstream)
+	setBool(&cfg.MockUpstream, f.MockUpstream)
+	setString(&cfg.MockListen, f.MockListen)
+	setPath(&cfg.Policy, f.Policy, dir)
+	setPath(&cfg.Store, f.Store, dir)
+	setString(&cfg.Engine, f.Engine)
+	setPath(&cfg.Modules, f.Modules, dir)
+	setPath(&cfg.CacheDir, f.CacheDir, dir)
+	setBool(&cfg.Shadow, f.Shadow)
+	if f.MaxHeaderBytes != nil {
+		cfg.MaxHeaderBytes = *f.MaxHeaderBytes
+	}
+	setString(&cfg.LogLevel, f.LogLevel)
+	return cfg, nil
+}
+
+func setString(dst, v *string) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+func setBool(dst, v *bool) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
+// setPath sets dst to v resolved against dir when v is a relative, non-empty path.
+func setPath(dst, v *string, dir string) {
+	if v == nil {
+		return
+	}
+	*dst = *v
+	if *v != "" && !filepath.IsAbs(*v) {
+		*dst = filepath.Join(dir, *v)
+	}
+}
+
+// Validate checks that the settings can start a gateway. It does not read the policy or the
+// store: loading them reports their own errors.
+func (c Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("listen address is empty: set --listen, such as 127.0.0.1:8080")
+	}
+	if c.MockUpstream && c.Upstream != "" {
+		return fmt.Errorf("both an upstream (%s) and the mock upstream are set: choose one", c.Upstream)
+	}
+	if c.MockUpstream && c.MockListen == "" {
+		return errors.New("mock upstream address is empty: set --mock-listen, such as 127.0.0.1:9000")
+	}
+	if !c.MockUpstream {
+		if c.Upstream == "" {
+			return errors.New("no upstream: set --upstream URL, or --mock-upstream for the built-in stand-in")
+		}
+		if _, err := ParseUpstream(c.Upstream); err != nil {
+			return err
+		}
+	}
+	if c.Policy == "" {
+		return errors.New("policy file is empty: set --policy, such as scopes.yaml")
+	}
+	if c.Store == "" {
+		return errors.New("store file is missing: set --store to the token store file")
+	}
+	if c.Engine == "" {
+		return errors.New("engine is empty: set --engine, such as extism or native")
+	}
+	if c.MaxHeaderBytes < minMaxHeaderBytes || c.MaxHeaderBytes > maxMaxHeaderBytes {
+		return fmt.Errorf("max header bytes %d is out of range: use %d to %d", c.MaxHeaderBytes, minMaxHeaderBytes, maxMaxHeaderBytes)
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ParseUpstream checks an upstream base URL: http or https, a host, and no query, fragment or
+// user information. A trailing slash is dropped, because the request path supplies its own.
+func ParseUpstream(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("upstream %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("upstream %q: missing host: use a URL such as https://api.example.com", raw)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
+		return nil, fmt.Errorf("upstream %q: use a base URL without query, fragment or user information", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = strings.TrimRight(u.RawPath, "/")
+	return u, nil
+}
+
+// ParseLogLevel returns the slog level named debug, info, warn or error.
+func ParseLogLevel(name string) (slog.Level, error) {
+	switch name {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log level %q is invalid: use debug, info, warn or error", name)
+}

@@ -1,0 +1,133 @@
+package gateway
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadConfigFile_SetsAndResolves(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokengate.yaml")
+	writeFile(t, path, `
+listen: 127.0.0.1:9999
+upstream: https://api.example.com/base/
+policy: policy/scopes.yaml
+store: /abs/tokens.json
+engine: native
+shadow: true
+max_header_bytes: 8192
+log_level: debug
+`)
+	cfg, err := LoadConfigFile(path, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct{ name, got, want string }{
+		{"listen", cfg.Listen, "127.0.0.1:9999"},
+		{"upstream", cfg.Upstream, "https://api.example.com/base/"},
+		{"policy", cfg.Policy, filepath.Join(dir, "policy/scopes.yaml")},
+		{"store", cfg.Store, "/abs/tokens.json"},
+		{"engine", cfg.Engine, "native"},
+		{"modules", cfg.Modules, DefaultModules},
+		{"log level", cfg.LogLevel, "debug"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if !cfg.Shadow {
+		t.Error("shadow = false, want true")
+	}
+	if cfg.MaxHeaderBytes != 8192 {
+		t.Errorf("max header bytes = %d, want 8192", cfg.MaxHeaderBytes)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestLoadConfigFile_Errors(t *testing.T) {
+	cases := []struct {
+		name    string
+		content string
+		want    string
+	}{
+		{"unknown key", "listen: 127.0.0.1:1\nlisten_port: 9\n", "listen_port"},
+		{"wrong type", "shadow: maybe\n", "maybe"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			writeFile(t, path, c.content)
+			_, err := LoadConfigFile(path, DefaultConfig())
+			if err == nil {
+				t.Fatal("LoadConfigFile succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+				t.Errorf("error = %q, want it to name %q and the file", err, c.want)
+			}
+		})
+	}
+	if _, err := LoadConfigFile(filepath.Join(t.TempDir(), "missing.yaml"), DefaultConfig()); !os.IsNotExist(unwrapAll(err)) {
+		t.Errorf("missing file: error = %v, want not-exist", err)
+	}
+}
+
+func unwrapAll(err error) error {
+	for {
+		u, ok := err.(interface{ Unwrap() error })
+		if !ok {
+			return err
+		}
+		err = u.Unwrap()
+	}
+}
+
+func TestConfig_Validate(t *testing.T) {
+	valid := DefaultConfig()
+	valid.Store = "tokens.json"
+	valid.MockUpstream = true
+	cases := []struct {
+		name   string
+		change func(c *Config)
+		want   string
+	}{
+		{"no upstream", func(c *Config) { c.MockUpstream = false }, "no upstream"},
+		{"both upstreams", func(c *Config) { c.Upstream = "http://127.0.0.1:1" }, "choose one"},
+		{"ftp upstream", func(c *Config) { c.MockUpstream = false; c.Upstream = "ftp://x" }, "http or https"},
+		{"upstream with query", func(c *Config) { c.MockUpstream = false; c.Upstream = "http://x/?a=1" }, "without query"},
+		{"no store", func(c *Config) { c.Store = "" }, "--store"},
+		{"tiny header limit", func(c *Config) { c.MaxHeaderBytes = 100 }, "out of range"},
+		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log level"},
+		{"empty listen", func(c *Config) { c.Listen = "" }, "--listen"},
+	}
+	if err := valid.Validate(); err != nil {
+		t.Fatalf("valid config: %v", err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := valid
+			c.change(&cfg)
+			err := cfg.Validate()
+			if err == nil {
+				t.Fatal("Validate succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error = %q, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseUpstream_TrimsSlash(t *testing.T) {
+	u, err := ParseUpstream("https://api.example.com/rest/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.EscapedPath() != "/rest" {
+		t.Errorf("path = %q, want /rest", u.EscapedPath())
+	}
+}
