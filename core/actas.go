@@ -100,13 +100,13 @@ func equalFoldASCII(a, b string) bool {
 	}
 	for i := 0; i < len(a); i++ {
 		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
+		if x == y {
+			continue
 		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
+		// Two different bytes match only as the two cases of one letter, which differ in
+		// bit 0x20 alone.
+		lower := x | 0x20
+		if lower != y|0x20 || lower < 'a' || lower > 'z' {
 			return false
 		}
 	}

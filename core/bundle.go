@@ -60,9 +60,12 @@ func EncodeBundle(policy *Policy, store *Store) ([]byte, error) {
 // and returns a validator for them. It rejects another format version, a digest mismatch, a
 // truncated or malformed file and any invalid policy or token; on error nothing is returned.
 func DecodeBundle(data []byte) (*Validator, BundleInfo, error) {
-	var f bundleFile
-	if err := decodeStrict(data, &f); err != nil {
-		return nil, BundleInfo{}, fmt.Errorf("bundle: %w", err)
+	f, c, fast := parseBundleFast(data)
+	if !fast {
+		f = bundleFile{}
+		if err := decodeStrict(data, &f); err != nil {
+			return nil, BundleInfo{}, fmt.Errorf("bundle: %w", err)
+		}
 	}
 	if f.Format != BundleFormatVersion {
 		return nil, BundleInfo{}, fmt.Errorf("bundle: format version %d is not supported: this build reads version %d; rebuild the bundle with the same tokengate version", f.Format, BundleFormatVersion)
@@ -75,15 +78,17 @@ func DecodeBundle(data []byte) (*Validator, BundleInfo, error) {
 	if f.Digest != digest {
 		return nil, BundleInfo{}, fmt.Errorf("bundle: digest %q does not match the content (%s): the bundle was altered or damaged", f.Digest, digest)
 	}
-	var c bundleContent
-	if err := decodeStrict(f.Content, &c); err != nil {
-		return nil, BundleInfo{}, fmt.Errorf("bundle: content: %w", err)
+	if !fast {
+		c = bundleContent{}
+		if err := decodeStrict(f.Content, &c); err != nil {
+			return nil, BundleInfo{}, fmt.Errorf("bundle: content: %w", err)
+		}
 	}
 	policy, err := NewPolicy(c.Policy)
 	if err != nil {
 		return nil, BundleInfo{}, fmt.Errorf("bundle: policy: %w", err)
 	}
-	store, err := NewStore(c.Tokens)
+	store, err := newStoreOwning(c.Tokens)
 	if err != nil {
 		return nil, BundleInfo{}, fmt.Errorf("bundle: store: %w", err)
 	}

@@ -30,16 +30,47 @@ var (
 	ErrTokenPrefix   = errors.New("token does not start with " + TokenPrefix)
 )
 
-func base62Value(c byte) int {
-	switch {
-	case '0' <= c && c <= '9':
-		return int(c - '0')
-	case 'A' <= c && c <= 'Z':
-		return int(c-'A') + 10
-	case 'a' <= c && c <= 'z':
-		return int(c-'a') + 36
+// base62Values maps a byte to its base62 value, or -1 for a byte outside the alphabet.
+var base62Values = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
 	}
-	return -1
+	for i := 0; i < len(base62); i++ {
+		t[base62[i]] = int8(i)
+	}
+	return t
+}()
+
+// crc32Tables are the slicing-by-8 tables of CRC-32 (IEEE): crc32Tables[0] is
+// crc32.IEEETable, and crc32Tables[k][b] is the CRC state after byte b and then k zero bytes.
+var crc32Tables = func() (t [8][256]uint32) {
+	t[0] = *crc32.IEEETable
+	for i := range 256 {
+		crc := t[0][i]
+		for k := 1; k < 8; k++ {
+			crc = t[0][byte(crc)] ^ crc>>8
+			t[k][i] = crc
+		}
+	}
+	return t
+}()
+
+// crc32String returns the CRC-32 (IEEE) of s, the value of crc32.ChecksumIEEE([]byte(s)).
+// Reading the string in place keeps CheckTokenFormat free of heap allocations. The
+// conversion to []byte escapes because hash/crc32 (Go 1.26) calls through a function variable.
+func crc32String(s string) uint32 {
+	t := &crc32Tables
+	crc := ^uint32(0)
+	for len(s) >= 8 {
+		crc ^= uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+		crc = t[0][s[7]] ^ t[1][s[6]] ^ t[2][s[5]] ^ t[3][s[4]] ^
+			t[4][crc>>24] ^ t[5][byte(crc>>16)] ^ t[6][byte(crc>>8)] ^ t[7][byte(crc)]
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		crc = t[0][byte(crc)^s[i]] ^ crc>>8
+	}
+	return ^crc
 }
 
 // appendChecksum appends the base62 form of sum, TokenChecksumLen digits wide.
@@ -56,7 +87,7 @@ func appendChecksum(dst []byte, sum uint32) []byte {
 // TokenChecksum returns the checksum characters for the first 36 characters of a token
 // (the prefix and the random part).
 func TokenChecksum(body string) string {
-	return string(appendChecksum(nil, crc32.ChecksumIEEE([]byte(body))))
+	return string(appendChecksum(nil, crc32String(body)))
 }
 
 // CheckTokenFormat reports whether s is a well-formed prefixed token: the prefix, the length,
@@ -68,29 +99,42 @@ func CheckTokenFormat(s string) error {
 	if len(s) != TokenLen {
 		return ErrTokenLength
 	}
-	for i := len(TokenPrefix); i < TokenLen; i++ {
-		if base62Value(s[i]) < 0 {
+	body := TokenLen - TokenChecksumLen
+	for i := len(TokenPrefix); i < body; i++ {
+		if base62Values[s[i]] < 0 {
 			return ErrTokenAlphabet
 		}
 	}
-	body := TokenLen - TokenChecksumLen
 	var want uint64
 	for i := body; i < TokenLen; i++ {
-		want = want*62 + uint64(base62Value(s[i]))
+		v := base62Values[s[i]]
+		if v < 0 {
+			return ErrTokenAlphabet
+		}
+		want = want*62 + uint64(v)
 	}
-	if want != uint64(crc32.ChecksumIEEE([]byte(s[:body]))) {
+	if want != uint64(crc32String(s[:body])) {
 		return ErrTokenChecksum
 	}
 	return nil
 }
 
+// mintMaxChunks bounds the random chunks MintToken reads. A uniform source needs one chunk,
+// except with a probability far below 1e-30, so running out means the source is broken (for
+// example, it returns only 0xFF bytes).
+const mintMaxChunks = 16
+
 // MintToken returns a new token in the project's format, drawing its random part from random
-// (crypto/rand.Reader in production). It rejects random bytes without bias.
+// (crypto/rand.Reader in production). It skips the random bytes that would bias the base62
+// digits, and returns an error when the source fails or yields too few usable bytes.
 func MintToken(random io.Reader) (string, error) {
 	buf := make([]byte, 0, TokenLen)
 	buf = append(buf, TokenPrefix...)
 	var chunk [64]byte
-	for len(buf) < len(TokenPrefix)+TokenRandomLen {
+	for chunks := 0; len(buf) < len(TokenPrefix)+TokenRandomLen; chunks++ {
+		if chunks == mintMaxChunks {
+			return "", fmt.Errorf("mint token: %d bytes from the random source held fewer than %d below 248, which a uniform source practically never does: check the source", mintMaxChunks*len(chunk), TokenRandomLen)
+		}
 		if _, err := io.ReadFull(random, chunk[:]); err != nil {
 			return "", fmt.Errorf("mint token: read random source: %w", err)
 		}
@@ -105,7 +149,7 @@ func MintToken(random io.Reader) (string, error) {
 			}
 		}
 	}
-	buf = appendChecksum(buf, crc32.ChecksumIEEE(buf))
+	buf = appendChecksum(buf, crc32String(string(buf)))
 	return string(buf), nil
 }
 

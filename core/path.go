@@ -20,37 +20,50 @@ func CheckPath(path string) bool {
 		return false
 	}
 	segStart := 1
-	for i := 1; i <= len(path); i++ {
-		if i == len(path) || path[i] == '/' {
-			seg := path[segStart:i]
+	for i := 1; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case pathPlain[c]:
+		case c == '/':
 			// A trailing slash gives a final empty segment, which matching treats as
-			// another path; only an empty segment between two slashes is rejected.
-			if i < len(path) && len(seg) == 0 {
-				return false
-			}
-			if seg == "." || seg == ".." {
+			// another path. Only an empty segment between two slashes is rejected.
+			if seg := path[segStart:i]; seg == "" || seg == "." || seg == ".." {
 				return false
 			}
 			segStart = i + 1
-			continue
-		}
-		c := path[i]
-		switch {
-		case c < 0x20 || c > 0x7E:
-			return false
-		case c == '\\' || c == '#':
-			return false
 		case c == '%':
-			if i+2 < len(path) && path[i+1] == '2' {
-				switch path[i+2] {
-				case 'f', 'F', 'e', 'E':
-					return false
-				}
-			}
-			if i+2 < len(path) && path[i+1] == '5' && (path[i+2] == 'c' || path[i+2] == 'C') {
+			if encodesSeparator(path[i+1:]) {
 				return false
 			}
+		default:
+			return false
 		}
 	}
-	return true
+	last := path[segStart:]
+	return last != "." && last != ".."
+}
+
+// pathPlain marks the bytes that CheckPath accepts anywhere without looking further: printable
+// ASCII except '/', '%', the backslash and '#'.
+var pathPlain = func() (t [256]bool) {
+	for c := 0x20; c <= 0x7E; c++ {
+		t[c] = true
+	}
+	t['/'], t['%'], t['\\'], t['#'] = false, false, false, false
+	return t
+}()
+
+// encodesSeparator reports whether the text after a '%' starts with the hex code of a slash,
+// a backslash or a dot, in either case.
+func encodesSeparator(rest string) bool {
+	if len(rest) < 2 {
+		return false
+	}
+	switch rest[0] {
+	case '2':
+		return rest[1] == 'f' || rest[1] == 'F' || rest[1] == 'e' || rest[1] == 'E'
+	case '5':
+		return rest[1] == 'c' || rest[1] == 'C'
+	}
+	return false
 }

@@ -21,8 +21,13 @@ type Store struct {
 // NewStore validates the tokens and indexes them by digest. It rejects an invalid token and a
 // duplicate id or digest. The store keeps its own copy of the slice.
 func NewStore(tokens []Token) (*Store, error) {
+	return newStoreOwning(append([]Token(nil), tokens...))
+}
+
+// newStoreOwning is NewStore for a slice that nobody else holds, so it needs no copy.
+func newStoreOwning(tokens []Token) (*Store, error) {
 	s := &Store{
-		tokens:   append([]Token(nil), tokens...),
+		tokens:   tokens,
 		byDigest: make(map[[sha256.Size]byte]int32, len(tokens)),
 	}
 	ids := make(map[string]struct{}, len(tokens))
@@ -57,9 +62,12 @@ type storeFile struct {
 // absent version means 1. Unknown fields and newer versions are rejected, so a tool that
 // rewrites the file never drops data it does not understand.
 func ParseStore(data []byte) (*Store, error) {
-	var f storeFile
-	if err := decodeStrict(data, &f); err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+	f, ok := parseStoreFast(data)
+	if !ok {
+		f = storeFile{}
+		if err := decodeStrict(data, &f); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	}
 	if f.Version > StoreFormatVersion {
 		return nil, fmt.Errorf("store: format version %d is newer than %d, the newest this build reads: upgrade tokengate", f.Version, StoreFormatVersion)
@@ -67,7 +75,7 @@ func ParseStore(data []byte) (*Store, error) {
 	if f.Version < 0 {
 		return nil, fmt.Errorf("store: invalid format version %d", f.Version)
 	}
-	s, err := NewStore(f.Tokens)
+	s, err := newStoreOwning(f.Tokens)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

@@ -87,7 +87,28 @@ func (t *Token) UnmarshalJSON(data []byte) error {
 	if err := decodeStrict(data, &v); err != nil {
 		return err
 	}
-	*t = Token{
+	tok, err := v.token()
+	if err != nil {
+		return err
+	}
+	*t = tok
+	return nil
+}
+
+// token converts a decoded record to a Token. Both UnmarshalJSON and the fast path of
+// ParseStore (storejson.go) use it, so they apply the same rules.
+func (v *tokenJSON) token() (Token, error) {
+	// The zero instant stands for an absent field, so a record that gives it would silently
+	// lose the field: a revoked_at of 0001-01-01T00:00:00Z would read as not revoked.
+	for _, f := range []struct {
+		name string
+		at   *time.Time
+	}{{"expires_at", v.ExpiresAt}, {"revoked_at", v.RevokedAt}, {"created_at", v.CreatedAt}} {
+		if f.at != nil && f.at.IsZero() {
+			return Token{}, fmt.Errorf("token %s: %s %s is the zero instant, which means absent: omit the field or give a real instant", v.ID, f.name, f.at.UTC().Format(time.RFC3339))
+		}
+	}
+	return Token{
 		ID:           v.ID,
 		Digest:       v.Digest,
 		Description:  v.Description,
@@ -99,8 +120,7 @@ func (t *Token) UnmarshalJSON(data []byte) error {
 		ActAsDomains: v.ActAsDomains,
 		CreatedAt:    timeOrZero(v.CreatedAt),
 		CreatedBy:    v.CreatedBy,
-	}
-	return nil
+	}, nil
 }
 
 // Status returns "revoked", "expired" or "active" for the token at the instant now.
@@ -144,6 +164,23 @@ func (t *Token) Validate() error {
 	for _, d := range t.ActAsDomains {
 		if !isDomain(d) || d != asciiLower(d) {
 			return fmt.Errorf("token %s: actas domain %q is not a lower-case domain name", t.ID, d)
+		}
+	}
+	return t.validateInstants()
+}
+
+// validateInstants checks that every instant can be written back to a store file: JSON
+// encoding of a time.Time fails outside the years 0 to 9999, which an offset can reach.
+func (t *Token) validateInstants() error {
+	for _, f := range []struct {
+		name string
+		at   time.Time
+	}{{"expires_at", t.ExpiresAt}, {"revoked_at", t.RevokedAt}, {"created_at", t.CreatedAt}} {
+		if f.at.IsZero() {
+			continue
+		}
+		if y := f.at.UTC().Year(); y < 0 || y > 9999 {
+			return fmt.Errorf("token %s: %s %s is outside the years 0 to 9999 in UTC: use an instant in that range", t.ID, f.name, f.at.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil
