@@ -654,6 +654,16 @@ var engineModules = map[string]string{
 // the wazero compilation cache in cacheDir. An engine whose module file is not built is
 // skipped with a message, except under CI=true, where CI builds every module first and a
 // missing one is a failure.
+// closeEngines closes every engine and fails the test on an error.
+func closeEngines(t *testing.T, engines map[string]engine.Engine) {
+	t.Helper()
+	for name, e := range engines {
+		if err := e.Close(context.Background()); err != nil {
+			t.Errorf("close engine %s: %v", name, err)
+		}
+	}
+}
+
 func openEngines(t *testing.T, store, cacheDir string) map[string]engine.Engine {
 	t.Helper()
 	policy, err := policyfile.Load(filepath.Join(repoRoot, "scopes.yaml"))
@@ -751,7 +761,8 @@ func TestTokenRevoke_EnginesRejectRevoked(t *testing.T) {
 
 	cacheDir := t.TempDir()
 	soon := tokenT0.Add(time.Minute)
-	checkEngines(t, openEngines(t, e.store, cacheDir), []engineCase{
+	first := openEngines(t, e.store, cacheDir)
+	checkEngines(t, first, []engineCase{
 		{"user token searches", user.Secret, user.ID, "/search", "", soon, 200, "ok", "bob@example.com"},
 		{"user token lacks chat", user.Secret, user.ID, "/chat", "", soon, 403, "scope_missing", ""},
 		{"global token acts as", global.Secret, global.ID, "/search", "Carol@Example.com", soon, 200, "ok", "carol@example.com"},
@@ -767,6 +778,9 @@ func TestTokenRevoke_EnginesRejectRevoked(t *testing.T) {
 		}
 	}
 	later := revokedAt.Add(time.Second)
+	// The proxywasm engine emulates one host per process, so the first set must be closed
+	// before the second opens.
+	closeEngines(t, first)
 	checkEngines(t, openEngines(t, e.store, cacheDir), []engineCase{
 		{"user token before its revocation", user.Secret, user.ID, "/search", "", revokedAt.Add(-time.Second), 200, "ok", "bob@example.com"},
 		{"user token at its revocation", user.Secret, user.ID, "/search", "", revokedAt, 401, "revoked_token", ""},
