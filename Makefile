@@ -3,7 +3,7 @@ GO      ?= go
 BUILD   := build
 WASMENV := GOOS=wasip1 GOARCH=wasm
 
-.PHONY: all build run test check bench fuzz soak clean
+.PHONY: all build deps run test check bench fuzz soak clean
 
 all: build
 
@@ -29,7 +29,11 @@ run: build
 	@echo "Starting tokengate serve on http://127.0.0.1:8080 with the mock upstream; Ctrl-C stops it."
 	exec ./$(BUILD)/tokengate serve --mock-upstream --policy state/scopes.yaml --store state/tokens.json
 
-test: build
+# Debian packages (nginx, Caddy, Node.js) and npm packages for the tests that use them.
+deps:
+	./scripts/install-deps.sh
+
+test: deps build
 	$(GO) test -short ./...
 
 # Benchmarks (package bench): the Go benchmarks, the Node runtime, then the gateway load runs
@@ -40,7 +44,10 @@ bench: build
 	mkdir -p $(BENCHOUT)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./bench > $(BENCHOUT)/go.txt; \
 		status=$$?; cat $(BENCHOUT)/go.txt; exit $$status
-	node tests/node/bench.mjs $(BUILD)/tokengate.wasm > $(BENCHOUT)/node.jsonl 2> $(BENCHOUT)/node.err || \
+	$(GO) run ./bench/cmd/benchreport node-inputs $(BENCHOUT)
+	test -d tests/node/node_modules || (cd tests/node && npm ci)
+	node tests/node/bench.mjs $(BUILD)/tokengate.wasm $(BENCHOUT)/bundle.json $(BENCHOUT)/request.json \
+		> $(BENCHOUT)/node.jsonl 2> $(BENCHOUT)/node.err || \
 		{ cat $(BENCHOUT)/node.err; echo "node benchmark failed; the report shows it as not measured"; }
 	$(GO) run ./bench/cmd/benchreport -go $(BENCHOUT)/go.txt -node $(BENCHOUT)/node.jsonl \
 		-node-log $(BENCHOUT)/node.err -command "make bench" -o docs/benchmarks.md
