@@ -10,6 +10,20 @@ const HeaderAuthorization = "Authorization"
 // credential and ReasonOK, or the reason that rejects the request. A field whose value is empty
 // after trimming spaces and tabs counts as absent.
 func readCredential(headers []Header) (string, Reason) {
+	cred, reason := bearerValue(headers)
+	if reason != ReasonOK {
+		return "", reason
+	}
+	if reason := checkCredential(cred); reason != ReasonOK {
+		return "", reason
+	}
+	return cred, ReasonOK
+}
+
+// bearerValue returns the trimmed value after the Bearer scheme of the one Authorization
+// field, or the reason that rejects the fields. It does not check the credential's syntax:
+// see checkCredential.
+func bearerValue(headers []Header) (string, Reason) {
 	value := ""
 	found := 0
 	for i := range headers {
@@ -37,11 +51,16 @@ func readCredential(headers []Header) (string, Reason) {
 	if !equalFoldASCII(value[:end], "Bearer") {
 		return "", ReasonUnsupportedScheme
 	}
-	cred := trimSpaceTab(value[end:])
+	return trimSpaceTab(value[end:]), ReasonOK
+}
+
+// checkCredential returns ReasonMalformedAuthorization for a credential that is empty, longer
+// than MaxCredentialLen or not token68, else ReasonOK.
+func checkCredential(cred string) Reason {
 	if len(cred) == 0 || len(cred) > MaxCredentialLen || !isToken68(cred) {
-		return "", ReasonMalformedAuthorization
+		return ReasonMalformedAuthorization
 	}
-	return cred, ReasonOK
+	return ReasonOK
 }
 
 // isToken68 reports whether s is RFC 7235 token68: letters, digits and "-._~+/", then

@@ -60,7 +60,7 @@ func EncodeBundle(policy *Policy, store *Store) ([]byte, error) {
 // and returns a validator for them. It rejects another format version, a digest mismatch, a
 // truncated or malformed file and any invalid policy or token; on error nothing is returned.
 func DecodeBundle(data []byte) (*Validator, BundleInfo, error) {
-	f, c, fast := parseBundleFast(data)
+	f, spec, store, fast := parseBundleFast(data)
 	if !fast {
 		f = bundleFile{}
 		if err := decodeStrict(data, &f); err != nil {
@@ -78,19 +78,21 @@ func DecodeBundle(data []byte) (*Validator, BundleInfo, error) {
 	if f.Digest != digest {
 		return nil, BundleInfo{}, fmt.Errorf("bundle: digest %q does not match the content (%s): the bundle was altered or damaged", f.Digest, digest)
 	}
+	var c bundleContent
 	if !fast {
-		c = bundleContent{}
 		if err := decodeStrict(f.Content, &c); err != nil {
 			return nil, BundleInfo{}, fmt.Errorf("bundle: content: %w", err)
 		}
+		spec = c.Policy
 	}
-	policy, err := NewPolicy(c.Policy)
+	policy, err := NewPolicy(spec)
 	if err != nil {
 		return nil, BundleInfo{}, fmt.Errorf("bundle: policy: %w", err)
 	}
-	store, err := newStoreOwning(c.Tokens)
-	if err != nil {
-		return nil, BundleInfo{}, fmt.Errorf("bundle: store: %w", err)
+	if !fast {
+		if store, err = newStoreOwning(c.Tokens); err != nil {
+			return nil, BundleInfo{}, fmt.Errorf("bundle: store: %w", err)
+		}
 	}
 	info := BundleInfo{Format: f.Format, Digest: digest, Tokens: store.Len(), Endpoints: policy.Endpoints()}
 	return NewValidator(policy, store), info, nil

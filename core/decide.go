@@ -29,6 +29,11 @@ func (v *Validator) Store() *Store { return v.store }
 // Decide runs the checks in order for a request at the instant now and returns the decision
 // of the first check that fails, or ReasonOK. A nil validator returns [NotConfigured].
 func (v *Validator) Decide(req Request, now time.Time) Decision {
+	return v.decide(req, now, nil)
+}
+
+// decide is Decide that looks the credential up through cache when cache is not nil.
+func (v *Validator) decide(req Request, now time.Time, cache *CredentialCache) Decision {
 	if v == nil || v.policy == nil || v.store == nil {
 		return NotConfigured()
 	}
@@ -49,21 +54,10 @@ func (v *Validator) Decide(req Request, now time.Time) Decision {
 		return newDecision(ReasonPublicEndpoint)
 	}
 
-	// 3. Credentials.
-	credential, reason := readCredential(req.Headers)
+	// 3 and 4. Credentials and token.
+	token, reason := v.findToken(req.Headers, cache)
 	if reason != ReasonOK {
 		return newDecision(reason)
-	}
-
-	// 4. Token.
-	if len(credential) >= len(TokenPrefix) && credential[:len(TokenPrefix)] == TokenPrefix {
-		if CheckTokenFormat(credential) != nil {
-			return newDecision(ReasonMalformedToken)
-		}
-	}
-	token := v.store.lookup(credential)
-	if token == nil {
-		return newDecision(ReasonUnknownToken)
 	}
 	d := func(r Reason) Decision {
 		out := newDecision(r)
@@ -117,6 +111,37 @@ func (v *Validator) Decide(req Request, now time.Time) Decision {
 	out.Principal = principal
 	out.Scope = endpoint.Scope
 	return out
+}
+
+// findToken reads the bearer credential of headers and returns its token, or the reason of
+// the first check that rejects it: the credential syntax, the token format or the store
+// lookup. A credential found in cache skips those three checks, because it passed them when
+// it was added and they depend on the credential and the store alone.
+func (v *Validator) findToken(headers []Header, cache *CredentialCache) (*Token, Reason) {
+	credential, reason := bearerValue(headers)
+	if reason != ReasonOK {
+		return nil, reason
+	}
+	// The length bound keeps an oversized credential from being hashed for the cache.
+	if len(credential) <= MaxCredentialLen {
+		if t := cache.get(v, credential); t != nil {
+			return t, ReasonOK
+		}
+	}
+	if reason := checkCredential(credential); reason != ReasonOK {
+		return nil, reason
+	}
+	if len(credential) >= len(TokenPrefix) && credential[:len(TokenPrefix)] == TokenPrefix {
+		if CheckTokenFormat(credential) != nil {
+			return nil, ReasonMalformedToken
+		}
+	}
+	t := v.store.lookup(credential)
+	if t == nil {
+		return nil, ReasonUnknownToken
+	}
+	cache.add(credential, t)
+	return t, ReasonOK
 }
 
 // isPreflight reports whether the request is a CORS preflight: OPTIONS with non-empty Origin

@@ -252,6 +252,9 @@ func checkOKInvariants(t *testing.T, v *Validator, req Request, target string, n
 // FuzzDecide decides random requests on the default policy with the conformance tokens, and
 // checks the decision against the oracles, against a second call and against the validator
 // decoded from the bundle. The seeds in testdata/fuzz/FuzzDecide are the conformance cases.
+// fuzzCache is the credential cache of FuzzDecide, shared by its inputs.
+var fuzzCache = NewCredentialCache(64, 0)
+
 func FuzzDecide(f *testing.F) {
 	_, store := readConformance(f)
 	v := NewValidator(newDefaultPolicy(f), store)
@@ -274,6 +277,14 @@ func FuzzDecide(f *testing.F) {
 		}
 		if d3 := fromBundle.Decide(req, now); d3 != d {
 			t.Fatalf("bundle validator decided %+v, native %+v", d3, d)
+		}
+		// The cache lives across inputs, so it holds the credentials of earlier ones too. The
+		// second cached call hits when the first one added the credential, and the call on the
+		// bundle validator swaps the cache to another validator.
+		for i, cached := range []*Validator{v, v, fromBundle} {
+			if d4 := cached.DecideCached(req, now, fuzzCache); d4 != d {
+				t.Fatalf("cached call %d decided %+v, uncached %+v", i, d4, d)
+			}
 		}
 	})
 }

@@ -22,6 +22,18 @@ import (
 type jsonReader struct {
 	data []byte
 	pos  int
+	// times is a slab that the *time.Time fields of decoded records point into, so a record
+	// needs no allocation per instant. The pointers live only until the record is converted.
+	times []time.Time
+}
+
+// newTime returns a zero time.Time from the slab.
+func (r *jsonReader) newTime() *time.Time {
+	if len(r.times) == cap(r.times) {
+		r.times = make([]time.Time, 0, 1024)
+	}
+	r.times = r.times[:len(r.times)+1]
+	return &r.times[len(r.times)-1]
 }
 
 // skipSpace advances past JSON whitespace.
@@ -112,7 +124,7 @@ func (r *jsonReader) instant() (*time.Time, bool) {
 	if !ok || special {
 		return nil, false
 	}
-	t := new(time.Time)
+	t := r.newTime()
 	if err := t.UnmarshalJSON(raw); err != nil {
 		return nil, false
 	}
@@ -280,32 +292,46 @@ func parsePermissionOK(name string) (Permission, bool) {
 	return p, err == nil
 }
 
-// sampleRecords is the number of records that tokens reads before it sizes its slice.
+// sampleRecords is the number of records that store reads before it sizes the token slice
+// and the indexes.
 const sampleRecords = 64
 
-// tokens reads an array of token records. It sizes the slice from the average length of
-// the first records, because growing a slice of a million 184-byte records by appending
-// copies each record several times. A slice that ends up much larger than needed is copied
-// to its length, so at most a quarter of it is ever unused.
-func (r *jsonReader) tokens() ([]Token, bool) {
+// store reads an array of token records and builds the store from them, indexing each record
+// right after reading it, while it is still in the CPU cache. It sizes the slice and the
+// indexes from the average length of the first records, because growing them by appending
+// copies each of a million records several times. A slice that ends up much larger than
+// needed is copied to its length, so at most a quarter of it is ever unused. It gives up on
+// an invalid record too, so that the slow path reports the errors in its own order.
+func (r *jsonReader) store() (*Store, bool) {
 	if !r.consume('[') {
 		return nil, false
 	}
-	out := []Token{}
 	if r.consume(']') {
-		return out, true
+		return newStoreBuilder(nil, 0).store, true
 	}
+	var (
+		tokens  []Token
+		builder *storeBuilder
+	)
 	start := r.pos
 	for {
 		t, ok := r.token()
 		if !ok {
 			return nil, false
 		}
-		out = append(out, t)
-		if len(out) == sampleRecords {
-			perRecord := (r.pos - start) / sampleRecords
-			estimate := sampleRecords + (len(r.data)-r.pos)/max(perRecord, 1)
-			out = append(make([]Token, 0, estimate+estimate/8), out...)
+		tokens = append(tokens, t)
+		switch {
+		case builder != nil:
+			builder.store.tokens = tokens
+			if builder.index(len(tokens)-1) != nil {
+				return nil, false
+			}
+		case len(tokens) == sampleRecords:
+			builder = r.sizedBuilder(tokens, start)
+			if builder == nil {
+				return nil, false
+			}
+			tokens = builder.store.tokens
 		}
 		if r.consume(']') {
 			break
@@ -314,10 +340,30 @@ func (r *jsonReader) tokens() ([]Token, bool) {
 			return nil, false
 		}
 	}
-	if len(out) < cap(out)*3/4 {
-		out = append([]Token(nil), out...)
+	if builder == nil {
+		s, err := newStoreOwning(tokens)
+		return s, err == nil
 	}
-	return out, true
+	if len(tokens) < cap(tokens)*3/4 {
+		tokens = append([]Token(nil), tokens...)
+	}
+	builder.store.tokens = tokens
+	return builder.store, true
+}
+
+// sizedBuilder estimates the number of records from the ones read since start, moves them to
+// a slice of that capacity and indexes them. It returns nil when one of them is invalid.
+func (r *jsonReader) sizedBuilder(sample []Token, start int) *storeBuilder {
+	perRecord := max((r.pos-start)/len(sample), 1)
+	estimate := len(sample) + (len(r.data)-r.pos)/perRecord
+	tokens := append(make([]Token, 0, estimate+estimate/8), sample...)
+	b := newStoreBuilder(tokens, estimate)
+	for i := range tokens {
+		if b.index(i) != nil {
+			return nil
+		}
+	}
+	return b
 }
 
 // policy reads a policy object with PolicySpec.UnmarshalJSON, as encoding/json would.
@@ -340,25 +386,31 @@ func (r *jsonReader) policy() (PolicySpec, bool) {
 	return spec, true
 }
 
-// parseStoreFast reads a store file on the fast path; ok is false where it gives up.
-func parseStoreFast(data []byte) (f storeFile, ok bool) {
+// parseStoreFast reads a store file and builds its store on the fast path. ok is false where
+// it gives up.
+func parseStoreFast(data []byte) (version int, s *Store, ok bool) {
 	r := &jsonReader{data: data}
 	ok = r.object(func(key []byte) bool {
 		var ok bool
 		switch string(key) {
 		case "version":
-			f.Version, ok = r.integer()
+			version, ok = r.integer()
 		case "tokens":
-			f.Tokens, ok = r.tokens()
+			s, ok = r.store()
 		}
 		return ok
 	})
-	return f, ok && r.atEnd()
+	if s == nil {
+		// The slow path decodes an absent "tokens" member as an empty store.
+		s = newStoreBuilder(nil, 0).store
+	}
+	return version, s, ok && r.atEnd()
 }
 
-// parseBundleFast reads a bundle file and its content on the fast path; ok is false where it
-// gives up. f.Content is the content's bytes in data, which the digest covers.
-func parseBundleFast(data []byte) (f bundleFile, c bundleContent, ok bool) {
+// parseBundleFast reads a bundle file and builds its store on the fast path. ok is false
+// where it gives up. f.Content is the content's bytes in data, which the digest covers; its
+// policy is returned uncompiled, as the slow path decodes it.
+func parseBundleFast(data []byte) (f bundleFile, policy PolicySpec, s *Store, ok bool) {
 	r := &jsonReader{data: data}
 	ok = r.object(func(key []byte) bool {
 		var ok bool
@@ -370,26 +422,29 @@ func parseBundleFast(data []byte) (f bundleFile, c bundleContent, ok bool) {
 		case "content":
 			r.skipSpace()
 			start := r.pos
-			if c, ok = r.content(); ok {
+			if policy, s, ok = r.content(); ok {
 				f.Content = data[start:r.pos]
 			}
 		}
 		return ok
 	})
-	return f, c, ok && r.atEnd()
+	if s == nil {
+		s = newStoreBuilder(nil, 0).store
+	}
+	return f, policy, s, ok && r.atEnd()
 }
 
 // content reads the content member of a bundle.
-func (r *jsonReader) content() (c bundleContent, ok bool) {
+func (r *jsonReader) content() (policy PolicySpec, s *Store, ok bool) {
 	ok = r.object(func(key []byte) bool {
 		var ok bool
 		switch string(key) {
 		case "policy":
-			c.Policy, ok = r.policy()
+			policy, ok = r.policy()
 		case "tokens":
-			c.Tokens, ok = r.tokens()
+			s, ok = r.store()
 		}
 		return ok
 	})
-	return c, ok
+	return policy, s, ok
 }

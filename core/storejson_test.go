@@ -2,7 +2,9 @@ package core
 
 import (
 	"bytes"
+	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +75,7 @@ func TestParseStoreFast_TakesGeneratedStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := parseStoreFast(data); !ok {
+	if _, _, ok := parseStoreFast(data); !ok {
 		t.Fatalf("fast path gave up on the output of Store.MarshalJSON: %s", data)
 	}
 	checkStoreFastPath(t, data)
@@ -86,7 +88,7 @@ func TestParseStoreFast_TakesGeneratedStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, ok := parseBundleFast(bundle); !ok {
+	if _, _, _, ok := parseBundleFast(bundle); !ok {
 		t.Fatalf("fast path gave up on the output of EncodeBundle: %s", bundle)
 	}
 	checkBundleFastPath(t, bundle)
@@ -103,10 +105,10 @@ func FuzzParseStoreFast(f *testing.F) {
 }
 
 // checkStoreFastPath checks that, where the fast path accepts a store file, encoding/json
-// accepts it too and decodes the same values.
+// accepts it too and the slow path builds a store of the same tokens.
 func checkStoreFastPath(t *testing.T, data []byte) {
 	t.Helper()
-	fast, ok := parseStoreFast(data)
+	version, fast, ok := parseStoreFast(data)
 	if !ok {
 		return
 	}
@@ -114,15 +116,32 @@ func checkStoreFastPath(t *testing.T, data []byte) {
 	if err := decodeStrict(data, &slow); err != nil {
 		t.Fatalf("fast path accepted %q, encoding/json rejects it: %v", data, err)
 	}
-	if !reflect.DeepEqual(fast, slow) {
-		t.Fatalf("fast path decoded %q as\n%+v\nencoding/json as\n%+v", data, fast, slow)
+	if version != slow.Version {
+		t.Fatalf("fast path read version %d from %q, encoding/json %d", version, data, slow.Version)
+	}
+	checkSameStore(t, data, fast, slow.Tokens)
+}
+
+// checkSameStore checks that the slow path builds a valid store from tokens and that fast
+// holds the same tokens, indexed the same way.
+func checkSameStore(t *testing.T, data []byte, fast *Store, tokens []Token) {
+	t.Helper()
+	slow, err := newStoreOwning(tokens)
+	if err != nil {
+		t.Fatalf("fast path built a store from %q, the slow path rejects it: %v", data, err)
+	}
+	if !reflect.DeepEqual(fast.tokens, slow.tokens) && !(len(fast.tokens) == 0 && len(slow.tokens) == 0) {
+		t.Fatalf("fast path decoded %q as\n%+v\nthe slow path as\n%+v", data, fast.tokens, slow.tokens)
+	}
+	if !reflect.DeepEqual(fast.byDigest, slow.byDigest) {
+		t.Fatalf("fast path indexed %q as %v, the slow path as %v", data, fast.byDigest, slow.byDigest)
 	}
 }
 
 // checkBundleFastPath is checkStoreFastPath for bundle files.
 func checkBundleFastPath(t *testing.T, data []byte) {
 	t.Helper()
-	fastFile, fastContent, ok := parseBundleFast(data)
+	fastFile, fastPolicy, fastStore, ok := parseBundleFast(data)
 	if !ok {
 		return
 	}
@@ -136,16 +155,74 @@ func checkBundleFastPath(t *testing.T, data []byte) {
 	}
 	var slowContent bundleContent
 	if len(slowFile.Content) == 0 {
-		// DecodeBundle rejects a bundle without content before it decodes any.
-		if !reflect.DeepEqual(fastContent, slowContent) {
-			t.Fatalf("fast path decoded content %+v from bundle %q, which has none", fastContent, data)
-		}
+		// DecodeBundle rejects a bundle without content before it reads any.
 		return
 	}
 	if err := decodeStrict(slowFile.Content, &slowContent); err != nil {
 		t.Fatalf("fast path accepted bundle content %q, encoding/json rejects it: %v", slowFile.Content, err)
 	}
-	if !reflect.DeepEqual(fastContent, slowContent) {
-		t.Fatalf("fast path decoded bundle content %q as\n%+v\nencoding/json as\n%+v", slowFile.Content, fastContent, slowContent)
+	if !reflect.DeepEqual(fastPolicy, slowContent.Policy) {
+		t.Fatalf("fast path decoded the policy of %q as\n%+v\nencoding/json as\n%+v", data, fastPolicy, slowContent.Policy)
+	}
+	checkSameStore(t, data, fastStore, slowContent.Tokens)
+}
+
+// largeStoreFile returns a store file of n tokens; tokens from index long on have a long
+// description, which makes the record-count estimate of the fast path too high.
+func largeStoreFile(t *testing.T, n, long int, dupDigestAt int) []byte {
+	t.Helper()
+	tokens := make([]Token, n)
+	for i := range tokens {
+		tokens[i] = Token{
+			ID: "tok_" + strconv.Itoa(i), Digest: Digest("secret-" + strconv.Itoa(i)),
+			Permission: PermissionAnonymous, Scopes: NewScopeSet(ScopeSearch),
+		}
+		if i >= long {
+			tokens[i].Description = strings.Repeat("a \"quoted\" note ", 40)
+		}
+	}
+	if dupDigestAt > 0 {
+		tokens[dupDigestAt].Digest = tokens[0].Digest
+	}
+	data, err := json.Marshal(storeFile{Version: StoreFormatVersion, Tokens: tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestParseStoreFast_LargeStore(t *testing.T) {
+	cases := []struct {
+		name    string
+		n, long int
+	}{
+		{"uniform records", 300, 0},
+		{"long records after the sample", 300, sampleRecords},
+		{"fewer records than the sample", sampleRecords - 1, 0},
+		{"exactly the sample", sampleRecords, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := largeStoreFile(t, c.n, c.long, 0)
+			_, s, ok := parseStoreFast(data)
+			if !ok {
+				t.Fatal("fast path gave up on a valid store file")
+			}
+			if s.Len() != c.n {
+				t.Fatalf("store has %d tokens, expected %d", s.Len(), c.n)
+			}
+			checkStoreFastPath(t, data)
+		})
+	}
+}
+
+func TestParseStore_DuplicateAfterSample(t *testing.T) {
+	data := largeStoreFile(t, 300, 0, 200)
+	if _, _, ok := parseStoreFast(data); ok {
+		t.Fatal("fast path accepted a store with a duplicate digest")
+	}
+	_, err := ParseStore(data)
+	if err == nil || !strings.Contains(err.Error(), "token tok_200: duplicate digest") {
+		t.Fatalf("error = %v, expected the duplicate digest of tok_200", err)
 	}
 }

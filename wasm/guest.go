@@ -39,6 +39,9 @@ type guest struct {
 	validator *core.Validator
 	info      core.BundleInfo
 	loadErr   error
+	// cache skips the SHA-256 of credentials already found in the bundle's store. It is
+	// dropped on every load and, by core, whenever the validator changes.
+	cache *core.CredentialCache
 
 	// in is the lean request buffer; out and message hold the last lean result.
 	in      []byte
@@ -49,9 +52,10 @@ type guest struct {
 
 func newGuest() *guest {
 	return &guest{
-		in:  make([]byte, minBufferSize),
-		out: make([]byte, 0, 256),
-		req: core.Request{Headers: make([]core.Header, 0, 16)},
+		in:    make([]byte, minBufferSize),
+		cache: core.NewCredentialCache(0, 0),
+		out:   make([]byte, 0, 256),
+		req:   core.Request{Headers: make([]core.Header, 0, 16)},
 	}
 }
 
@@ -59,6 +63,7 @@ func newGuest() *guest {
 // it fails closed instead of deciding with an older bundle.
 func (g *guest) load(bundle []byte) error {
 	g.loaded = true
+	g.cache.Reset()
 	v, info, err := core.DecodeBundle(bundle)
 	if err != nil {
 		g.validator, g.info, g.loadErr = nil, core.BundleInfo{}, err
@@ -104,7 +109,7 @@ func (g *guest) decideJSON(input []byte, clock func() time.Time) ([]byte, error)
 	} else {
 		now = clock()
 	}
-	d := g.validator.Decide(core.Request{Method: in.Method, Path: in.Path, Headers: in.Headers}, now)
+	d := g.validator.DecideCached(core.Request{Method: in.Method, Path: in.Path, Headers: in.Headers}, now, g.cache)
 	return encodeDecision(d)
 }
 
@@ -206,7 +211,7 @@ func (g *guest) decideLean(n uint32) []byte {
 		g.out = leanabi.AppendDecision(g.out[:0], core.NotConfigured())
 		return g.out
 	}
-	d := g.validator.Decide(g.req, time.Unix(0, now))
+	d := g.validator.DecideCached(g.req, time.Unix(0, now), g.cache)
 	g.out = leanabi.AppendDecision(g.out[:0], d)
 	return g.out
 }

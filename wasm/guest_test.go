@@ -16,7 +16,7 @@ const testSecret = "glean_gblGr2ccFaotRkgwmtVil6GCcs8dIt0ambjt"
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // testBundle returns a bundle of the default policy with one USER token with SEARCH.
-func testBundle(t *testing.T) []byte {
+func testBundle(t testing.TB) []byte {
 	t.Helper()
 	policy, err := policyfile.Load("../scopes.yaml")
 	if err != nil {
@@ -203,4 +203,61 @@ func TestGuest_BufferGrows(t *testing.T) {
 	if len(large) < minBufferSize+1 || len(large)%minBufferSize != 0 {
 		t.Errorf("grown buffer of %d bytes", len(large))
 	}
+}
+
+func TestGuest_LeanCacheDroppedOnLoad(t *testing.T) {
+	g := newGuest()
+	loadLean(t, g, testBundle(t))
+	if d := decideLean(t, g, searchRequest); d.Reason != core.ReasonOK {
+		t.Fatalf("first bundle: reason %s, want ok", d.Reason)
+	}
+	if g.cache.Len() != 1 {
+		t.Fatalf("cache holds %d credentials after a decision, want 1", g.cache.Len())
+	}
+
+	// The next bundle revokes the same secret.
+	policy, err := policyfile.Load("../scopes.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := core.NewStore([]core.Token{{
+		ID: "tok_ann", Digest: core.Digest(testSecret), Permission: core.PermissionUser,
+		Scopes: core.NewScopeSet(core.ScopeSearch), User: "ann@example.com",
+		RevokedAt: testNow.Add(-time.Hour),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := core.EncodeBundle(policy, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loadLean(t, g, revoked)
+	if g.cache.Len() != 0 {
+		t.Errorf("cache holds %d credentials after a load, want 0", g.cache.Len())
+	}
+	if d := decideLean(t, g, searchRequest); d.Reason != core.ReasonRevokedToken {
+		t.Errorf("revoked in the next bundle: reason %s, want revoked_token", d.Reason)
+	}
+}
+
+// loadLean loads bundle through the lean ABI, failing the test on a rejection.
+func loadLean(t *testing.T, g *guest, bundle []byte) {
+	t.Helper()
+	copy(g.buffer(uint32(len(bundle))), bundle)
+	if msg := g.loadLean(uint32(len(bundle))); len(msg) != 0 {
+		t.Fatalf("load: %s", msg)
+	}
+}
+
+// decideLean decides req at testNow through the lean ABI.
+func decideLean(t *testing.T, g *guest, req core.Request) core.Decision {
+	t.Helper()
+	n := leanabi.RequestSize(req)
+	leanabi.PutRequest(g.buffer(uint32(n)), req, testNow.UnixNano())
+	d, err := leanabi.DecodeDecision(g.decideLean(uint32(n)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
