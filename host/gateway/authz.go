@@ -43,7 +43,7 @@ func (g *Gateway) serveAuthz(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		g.log.Warn("invalid authz request; check the proxy configuration", "error", err)
 		writeJSON(rec, http.StatusBadRequest, errorBody{Error: core.ErrorInvalidRequest, Reason: authzInvalidReason, Message: err.Error()})
-		g.logRequest(r.Context(), "authz", r.Method, r.RequestURI, rec.status, authzInvalidReason, "", start)
+		g.logRequest(r, "authz", r.Method, r.RequestURI, rec.status, authzInvalidReason, "", start)
 		return
 	}
 	v := g.acquire()
@@ -51,14 +51,14 @@ func (g *Gateway) serveAuthz(w http.ResponseWriter, r *http.Request) {
 
 	d, err := g.decide(r.Context(), v, coreRequest(method, target, r, isAuthzProxyHeader))
 	if err != nil {
-		g.logEngineError(r.Context(), err, method, target)
+		g.logEngineError(r, err, method, target)
 		writeEngineError(rec)
-		g.logRequest(r.Context(), "authz", method, target, rec.status, engineErrorReason, "", start)
+		g.logRequest(r, "authz", method, target, rec.status, engineErrorReason, "", start)
 		return
 	}
 	if !d.Allow && !g.cfg.Shadow {
 		writeDenial(rec, d, v.realm())
-		g.logRequest(r.Context(), "authz", method, target, rec.status, d.Reason.String(), d.TokenID, start)
+		g.logRequest(r, "authz", method, target, rec.status, d.Reason.String(), d.TokenID, start)
 		return
 	}
 	h := rec.Header()
@@ -70,7 +70,7 @@ func (g *Gateway) serveAuthz(w http.ResponseWriter, r *http.Request) {
 		h.Set(core.HeaderShadowReason, d.Reason.String())
 	}
 	rec.WriteHeader(http.StatusOK)
-	g.logRequest(r.Context(), "authz", method, target, rec.status, d.Reason.String(), d.TokenID, start)
+	g.logRequest(r, "authz", method, target, rec.status, d.Reason.String(), d.TokenID, start)
 }
 
 // originalRequest returns the method and request target that the proxy names. It takes the

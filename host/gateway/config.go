@@ -6,12 +6,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tokengate/tokengate/host/engine"
 )
 
 // Defaults of the settings that a flag or the config file leaves unset.
@@ -156,11 +161,19 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		return errors.New("listen address is empty: set --listen, such as 127.0.0.1:8080")
 	}
+	if err := checkListenAddress("listen", c.Listen); err != nil {
+		return err
+	}
 	if c.MockUpstream && c.Upstream != "" {
 		return fmt.Errorf("both an upstream (%s) and the mock upstream are set: choose one", c.Upstream)
 	}
 	if c.MockUpstream && c.MockListen == "" {
 		return errors.New("mock upstream address is empty: set --mock-listen, such as 127.0.0.1:9000")
+	}
+	if c.MockUpstream {
+		if err := checkListenAddress("mock listen", c.MockListen); err != nil {
+			return err
+		}
 	}
 	if !c.MockUpstream {
 		if c.Upstream == "" {
@@ -179,11 +192,58 @@ func (c Config) Validate() error {
 	if c.Engine == "" {
 		return errors.New("engine is empty: set --engine, such as extism or native")
 	}
+	if err := checkServeEngine(c.Engine); err != nil {
+		return err
+	}
 	if c.MaxHeaderBytes < minMaxHeaderBytes || c.MaxHeaderBytes > maxMaxHeaderBytes {
 		return fmt.Errorf("max header bytes %d is out of range: use %d to %d", c.MaxHeaderBytes, minMaxHeaderBytes, maxMaxHeaderBytes)
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err
+	}
+	return nil
+}
+
+// unservableEngines maps the registered engines that serve rejects to the reason.
+var unservableEngines = map[string]string{
+	// Reload opens the new engine before it closes the old one, and the proxy-wasm SDK's
+	// emulator allows one open host per process, so every reload would fail and keep the
+	// old store in force, revoked tokens included.
+	"proxywasm": "it runs in the proxy-wasm SDK's test emulator, which allows one open instance per process, " +
+		"so reloads (and with them revocations) would fail: use extism or native, and use proxywasm in tokengate conformance",
+}
+
+// ServeEngines returns the engine names that serve accepts, sorted.
+func ServeEngines() []string {
+	var names []string
+	for _, name := range engine.Names() {
+		if _, ok := unservableEngines[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// checkServeEngine rejects an engine name that is not registered or that serve cannot use.
+func checkServeEngine(name string) error {
+	if reason, ok := unservableEngines[name]; ok {
+		return fmt.Errorf("engine %q cannot serve: %s", name, reason)
+	}
+	if !slices.Contains(engine.Names(), name) {
+		return fmt.Errorf("engine %q is unknown: use one of %s", name, strings.Join(ServeEngines(), ", "))
+	}
+	return nil
+}
+
+// checkListenAddress checks that addr has the host:port form that net.Listen takes, with a
+// numeric port. An empty host listens on every interface, and port 0 picks a free port.
+func checkListenAddress(setting, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s address %q is invalid: want host:port, such as 127.0.0.1:8080", setting, addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%s address %q has an invalid port: want a number from 0 to 65535", setting, addr)
 	}
 	return nil
 }

@@ -103,6 +103,11 @@ func TestConfig_Validate(t *testing.T) {
 		{"tiny header limit", func(c *Config) { c.MaxHeaderBytes = 100 }, "out of range"},
 		{"bad log level", func(c *Config) { c.LogLevel = "loud" }, "log level"},
 		{"empty listen", func(c *Config) { c.Listen = "" }, "--listen"},
+		{"listen without port", func(c *Config) { c.Listen = "127.0.0.1" }, `listen address "127.0.0.1" is invalid`},
+		{"listen with named port", func(c *Config) { c.Listen = "127.0.0.1:http" }, "invalid port"},
+		{"mock listen out of range", func(c *Config) { c.MockListen = "127.0.0.1:70000" }, "mock listen address"},
+		{"unknown engine", func(c *Config) { c.Engine = "foo" }, `engine "foo" is unknown: use one of`},
+		{"proxywasm engine", func(c *Config) { c.Engine = "proxywasm" }, "one open instance per process"},
 	}
 	if err := valid.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)

@@ -241,12 +241,13 @@ func (g *Gateway) decide(ctx context.Context, v *version, req core.Request) (cor
 
 // logEngineError logs a failed decision. A client that went away while the engine waited
 // for a free instance is logged at debug level, because it is not a fault of the engine.
-func (g *Gateway) logEngineError(ctx context.Context, err error, method, target string) {
-	if ctx.Err() != nil {
-		g.log.Debug("client closed the request before the decision", "error", err, "method", method, "path", requestPath(target))
+func (g *Gateway) logEngineError(r *http.Request, err error, method, target string) {
+	method, path := logValue(method, r.Header), logValue(requestPath(target), r.Header)
+	if r.Context().Err() != nil {
+		g.log.Debug("client closed the request before the decision", "error", err, "method", method, "path", path)
 		return
 	}
-	g.log.Error("engine failed to decide; responding 503", "error", err, "method", method, "path", requestPath(target))
+	g.log.Error("engine failed to decide; responding 503", "error", err, "method", method, "path", path)
 }
 
 // realm returns the realm of the version's policy, or the default realm without one.

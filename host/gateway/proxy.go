@@ -31,20 +31,20 @@ func (g *Gateway) serveProxy(w http.ResponseWriter, r *http.Request) {
 
 	d, err := g.decide(r.Context(), v, coreRequest(r.Method, r.RequestURI, r, nil))
 	if err != nil {
-		g.logEngineError(r.Context(), err, r.Method, r.RequestURI)
+		g.logEngineError(r, err, r.Method, r.RequestURI)
 		writeEngineError(rec)
-		g.logRequest(r.Context(), "proxy", r.Method, r.RequestURI, rec.status, engineErrorReason, "", start)
+		g.logRequest(r, "proxy", r.Method, r.RequestURI, rec.status, engineErrorReason, "", start)
 		return
 	}
 	shadow := g.cfg.Shadow && isOriginForm(r.RequestURI)
 	if !d.Allow && !shadow {
 		writeDenial(rec, d, v.realm())
-		g.logRequest(r.Context(), "proxy", r.Method, r.RequestURI, rec.status, d.Reason.String(), d.TokenID, start)
+		g.logRequest(r, "proxy", r.Method, r.RequestURI, rec.status, d.Reason.String(), d.TokenID, start)
 		return
 	}
 	fw := &forward{decision: d, shadow: g.cfg.Shadow, strip: v != nil && v.policy.StripCredential()}
 	g.proxy.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), forwardKey{}, fw)))
-	g.logRequest(r.Context(), "proxy", r.Method, r.RequestURI, rec.status, d.Reason.String(), d.TokenID, start)
+	g.logRequest(r, "proxy", r.Method, r.RequestURI, rec.status, d.Reason.String(), d.TokenID, start)
 }
 
 // isOriginForm reports whether a request target is a path with optional query, the only form
@@ -112,14 +112,14 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		err = ue.Err
 	}
 	if r.Context().Err() != nil {
-		g.log.Debug("client closed the request before the upstream answered", "method", r.Method,
-			"path", requestPath(r.RequestURI))
+		g.log.Debug("client closed the request before the upstream answered", "method", logValue(r.Method, r.Header),
+			"path", logValue(requestPath(r.RequestURI), r.Header))
 		w.WriteHeader(http.StatusBadGateway)
 		return
 	}
 	g.metrics.upstreamErrors.Inc()
 	g.log.Error("upstream request failed; responding 502", "upstream", g.upstream.Host, "error", err,
-		"method", r.Method, "path", requestPath(r.RequestURI))
+		"method", logValue(r.Method, r.Header), "path", logValue(requestPath(r.RequestURI), r.Header))
 	writeJSON(w, http.StatusBadGateway, errorBody{
 		Error:   "bad_gateway",
 		Reason:  "upstream_unavailable",

@@ -1,10 +1,10 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tokengate/tokengate/core"
@@ -58,13 +58,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(body, '\n'))
 }
 
-// logRequest writes the one log line of a request. It logs the path without the query and
-// never a header value, so no credential reaches the log.
-func (g *Gateway) logRequest(ctx context.Context, mode, method, target string, status int, reason, tokenID string, start time.Time) {
+// logRequest writes the one log line of request r. It logs the path without the query and
+// never a header value, and redacts r's credentials from the method and the path (see
+// logValue), so no credential reaches the log.
+func (g *Gateway) logRequest(r *http.Request, mode, method, target string, status int, reason, tokenID string, start time.Time) {
 	attrs := []slog.Attr{
 		slog.String("mode", mode),
-		slog.String("method", method),
-		slog.String("path", requestPath(target)),
+		slog.String("method", logValue(method, r.Header)),
+		slog.String("path", logValue(requestPath(target), r.Header)),
 		slog.Int("status", status),
 		slog.String("reason", reason),
 		slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
@@ -75,5 +76,41 @@ func (g *Gateway) logRequest(ctx context.Context, mode, method, target string, s
 	if g.cfg.Shadow {
 		attrs = append(attrs, slog.Bool("shadow", true))
 	}
-	g.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	g.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+}
+
+const (
+	// maxLoggedLen is the longest method or path written to a log line, in bytes.
+	maxLoggedLen = 256
+	// minRedactedLen is the shortest credential that logValue searches for. Replacing every
+	// occurrence of a shorter string would mangle the path more than it protects.
+	minRedactedLen = 8
+)
+
+// logValue returns a request's method or path for a log line: each Authorization value of h,
+// and each run of token68 characters in it, replaced by "[redacted]", then the result cut to
+// maxLoggedLen bytes. A client may send its secret in the path or as the method too, and
+// splitting the value at every other byte finds the secret however the value is spelt.
+func logValue(s string, h http.Header) string {
+	for _, value := range h.Values(core.HeaderAuthorization) {
+		value = strings.Trim(value, " \t")
+		for _, secret := range append([]string{value}, strings.FieldsFunc(value, notToken68)...) {
+			if len(secret) >= minRedactedLen {
+				s = strings.ReplaceAll(s, secret, "[redacted]")
+			}
+		}
+	}
+	if len(s) > maxLoggedLen {
+		s = s[:maxLoggedLen] + "[truncated]"
+	}
+	return s
+}
+
+// notToken68 reports whether r cannot appear in an RFC 7235 token68 credential.
+func notToken68(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("-._~+/=", r)
 }

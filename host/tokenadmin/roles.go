@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -32,6 +33,9 @@ var rolesKeys = []string{"super_admins", "admins"}
 // can write, because whoever edits the file decides who may create tokens.
 func LoadRoles(path string) (*Roles, error) {
 	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("roles file %s not found: copy examples/roles.yaml there and list your admins, or pass --roles FILE", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read roles file: %w", err)
 	}

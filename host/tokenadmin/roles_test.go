@@ -127,4 +127,9 @@ func TestLoadRoles_Missing(t *testing.T) {
 	if !strings.Contains(err.Error(), "roles.yaml") {
 		t.Errorf("error %q does not name the file", err)
 	}
+	for _, fix := range []string{"copy examples/roles.yaml", "--roles"} {
+		if !strings.Contains(err.Error(), fix) {
+			t.Errorf("error %q does not say the fix %q", err, fix)
+		}
+	}
 }

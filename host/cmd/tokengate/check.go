@@ -45,7 +45,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tokengate check: %v\n", err)
 		return exitUsage
 	}
-	d := v.Decide(core.Request{Method: *method, Path: *path, Headers: headers}, now)
+	d := v.Decide(core.Request{Method: *method, Path: *path, Headers: headers.headers}, now)
 	out, _ := json.Marshal(d)
 	fmt.Fprintf(stdout, "%s\n", out)
 	if !d.Allow {

@@ -136,7 +136,8 @@ func TestCheck_UsageErrors(t *testing.T) {
 		{"unreadable store", []string{"--store", filepath.Join(t.TempDir(), "none.json"), "--path", "/rest/api/v1/search"}, "read store"},
 		{"invalid store", []string{"--store", cliPolicyPath, "--path", "/rest/api/v1/search"}, "scopes.yaml: store:"},
 		{"unreadable policy", []string{"--store", store, "--path", "/x", "--policy", filepath.Join(t.TempDir(), "none.yaml")}, "read policy"},
-		{"header without colon", []string{"--store", store, "--path", "/x", "-H", "Authorization"}, `header "Authorization": want 'Name: value'`},
+		{"header without colon", []string{"--store", store, "--path", "/x", "-H", "Authorization"}, `-H: header 1: want 'Name: value'`},
+		{"second header without colon", []string{"--store", store, "--path", "/x", "-H", "Accept: */*", "-H", "Authorization"}, `-H: header 2: want 'Name: value'`},
 		{"unknown flag", []string{"--store", store, "--path", "/x", "--verbose"}, "flag provided but not defined: -verbose"},
 	}
 	for _, c := range cases {
@@ -148,6 +149,37 @@ func TestCheck_UsageErrors(t *testing.T) {
 			}
 			if stdout != "" {
 				t.Errorf("stdout %q, want nothing", stdout)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr %q does not contain %q", stderr, c.want)
+			}
+		})
+	}
+}
+
+// TestCheck_FlagErrorsHideSecret checks that no flag error repeats a value that contains a
+// secret, whichever way the secret reaches the command line.
+func TestCheck_FlagErrorsHideSecret(t *testing.T) {
+	store, secret := cliStore(t)
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"header without colon", []string{"-H", "Authorization Bearer " + secret}, "header 1: want 'Name: value'"},
+		{"header flag joined to value", []string{"-HAuthorization Bearer " + secret}, "flag provided but not defined (not shown"},
+		{"secret as flag name", []string{"-" + secret}, "flag provided but not defined (not shown"},
+		{"secret after three dashes", []string{"---" + secret}, "bad flag syntax (not shown"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"check", "--policy", cliPolicyPath, "--store", store, "--path", "/x"}, c.args...)
+			code, stdout, stderr := cliRun(t, args...)
+			if code != exitUsage {
+				t.Errorf("exit code %d, want %d", code, exitUsage)
+			}
+			if strings.Contains(stdout+stderr, secret) {
+				t.Errorf("output contains the secret: stderr %q", stderr)
 			}
 			if !strings.Contains(stderr, c.want) {
 				t.Errorf("stderr %q does not contain %q", stderr, c.want)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 	"time"
 
 	"github.com/tokengate/tokengate/core"
@@ -22,6 +23,17 @@ func init() {
 
 // demoUser is the user that the demo USER token acts as and the GLOBAL token acts as.
 const demoUser = "ann@example.com"
+
+// demoAdmin is the super admin that the demo roles file lists, so that the token commands
+// work on the demo store with --as demoAdmin.
+const demoAdmin = "admin@example.com"
+
+// demoRoles is the content of the demo roles file.
+const demoRoles = `# Workspace roles for tokengate token, written by tokengate demo.
+# See examples/roles.yaml for the format.
+super_admins:
+  - ` + demoAdmin + `
+`
 
 // demoTokenLifetime is how long demo tokens work, so a forgotten demo store stops working.
 const demoTokenLifetime = 30 * 24 * time.Hour
@@ -43,8 +55,14 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 
 	policyPath := filepath.Join(*state, "scopes.yaml")
 	storePath := filepath.Join(*state, "tokens.json")
+	rolesPath := filepath.Join(*state, "roles.yaml")
 	if _, err := os.Stat(storePath); err == nil {
-		printDemoExisting(stdout, storePath)
+		// A state folder from an older demo may lack the roles file.
+		if err := writeDemoRoles(rolesPath); err != nil {
+			fmt.Fprintf(stderr, "tokengate demo: %v\n", err)
+			return exitUsage
+		}
+		printDemoExisting(stdout, storePath, rolesPath)
 		return exitOK
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(stderr, "tokengate demo: %v\n", err)
@@ -53,6 +71,10 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		fmt.Fprintf(stderr, "tokengate demo: create state folder: %v\n", err)
+		return exitUsage
+	}
+	if err := writeDemoRoles(rolesPath); err != nil {
+		fmt.Fprintf(stderr, "tokengate demo: %v\n", err)
 		return exitUsage
 	}
 	if err := writeDemoPolicy(*policySource, policyPath); err != nil {
@@ -65,7 +87,19 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	printDemoCreated(stdout, policyPath, storePath, *addr, tokens)
+	printDemoCreateHint(stdout, storePath, rolesPath)
 	return exitOK
+}
+
+// writeDemoRoles writes the demo roles file with mode 0600 unless path exists. The token
+// commands reject a roles file that other users can write.
+func writeDemoRoles(path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return atomicfile.Write(path, []byte(demoRoles), 0o600)
 }
 
 // writeDemoPolicy copies the policy file to dst unless dst exists, after checking that it
@@ -155,19 +189,33 @@ func printDemoCreated(w io.Writer, policyPath, storePath, addr string, tokens []
 	fmt.Fprintf(w, "curl -i -X POST %s/search -H 'Authorization: Bearer %s' -d '{\"query\":\"hello\"}'\n\n", base, global)
 }
 
-func printDemoExisting(w io.Writer, storePath string) {
+func printDemoExisting(w io.Writer, storePath, rolesPath string) {
 	fmt.Fprintf(w, "The demo store %s exists; its secrets were printed once, when it was created.\n", storePath)
 	if data, err := os.ReadFile(storePath); err == nil {
 		if store, err := core.ParseStore(data); err == nil {
-			now := time.Now()
-			for _, t := range store.Tokens() {
-				fmt.Fprintf(w, "  %-16s %s, %s\n", t.ID, t.Permission, t.Status(now))
-			}
+			printDemoTokens(w, store.Tokens(), time.Now())
 		}
 	}
-	fmt.Fprintf(w, "The store keeps only digests, so a lost secret cannot be shown again. To get a new token,\n")
-	if _, ok := commands["token"]; ok {
-		fmt.Fprintf(w, "run 'tokengate token create --store %s' (see 'tokengate token create -h'), or\n", storePath)
+	fmt.Fprintf(w, "The store keeps only digests, so a lost secret cannot be shown again.\n")
+	fmt.Fprintf(w, "To start over, remove the folder %s and run the demo again.\n", filepath.Dir(storePath))
+	printDemoCreateHint(w, storePath, rolesPath)
+}
+
+// printDemoTokens lists tokens with their ids in one column as wide as the longest id.
+func printDemoTokens(w io.Writer, tokens []core.Token, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, t := range tokens {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.ID, t.Permission, t.Status(now))
 	}
-	fmt.Fprintf(w, "remove the folder %s and run the demo again.\n\n", filepath.Dir(storePath))
+	tw.Flush()
+}
+
+// printDemoCreateHint prints a token create command that works on the demo state as it is.
+func printDemoCreateHint(w io.Writer, storePath, rolesPath string) {
+	if _, ok := commands["token"]; !ok {
+		return
+	}
+	fmt.Fprintf(w, "\nThe roles file %s lets %s create and revoke tokens. To create a token, run:\n\n", rolesPath, demoAdmin)
+	fmt.Fprintf(w, "tokengate token create --store %s --as %s --permission USER --user %s --scopes SEARCH --description 'demo search bot' --expires 30d\n\n",
+		storePath, demoAdmin, demoUser)
 }

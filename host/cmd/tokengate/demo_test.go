@@ -84,6 +84,67 @@ func TestDemo_CreatesStateOnce(t *testing.T) {
 	}
 }
 
+// createHint matches the token create command that the demo prints.
+var createHint = regexp.MustCompile(`(?m)^tokengate (token create .*)$`)
+
+// splitQuoted splits a shell command line on spaces, keeping single-quoted words whole.
+func splitQuoted(line string) []string {
+	var words []string
+	for i, part := range strings.Split(line, "'") {
+		if i%2 == 1 {
+			words = append(words, part)
+			continue
+		}
+		words = append(words, strings.Fields(part)...)
+	}
+	return words
+}
+
+func TestDemo_CreateHintWorks(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	for _, run := range []string{"first run", "second run"} {
+		out, code := runDemoIn(t, state)
+		if code != exitOK {
+			t.Fatalf("%s: exit code = %d, want 0", run, code)
+		}
+		m := createHint.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("%s: output has no token create command:\n%s", run, out)
+		}
+		code, stdout, stderr := cliRun(t, splitQuoted(m[1])...)
+		if code != exitOK {
+			t.Fatalf("%s: %q exited %d, want 0; stderr %q", run, m[1], code, stderr)
+		}
+		if !secretPattern.MatchString(stdout) {
+			t.Errorf("%s: token create printed no secret:\n%s", run, stdout)
+		}
+	}
+	info, err := os.Stat(filepath.Join(state, "roles.yaml"))
+	if err != nil {
+		t.Fatalf("demo wrote no roles file: %v", err)
+	}
+	if mode := info.Mode().Perm(); mode != 0o600 {
+		t.Errorf("roles file mode %#o, want 0600", mode)
+	}
+}
+
+func TestDemo_SecondRunAlignsLongIDs(t *testing.T) {
+	var out bytes.Buffer
+	tokens := []core.Token{
+		{ID: "tok_short", Permission: core.PermissionUser},
+		{ID: "tok_0123456789abcdef_with_a_long_tail", Permission: core.PermissionGlobal},
+	}
+	printDemoTokens(&out, tokens, time.Now())
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("listing has %d lines, want 2:\n%s", len(lines), out.String())
+	}
+	first, second := strings.Index(lines[0], "USER"), strings.Index(lines[1], "GLOBAL")
+	if first != second {
+		t.Errorf("permission column starts at %d and %d, want one column:\n%s", first, second, out.String())
+	}
+}
+
 // curlLine matches the demo's curl commands: method, URL path and the -H fields.
 var (
 	curlLine   = regexp.MustCompile(`^curl -i -X (\S+) http://[^/]+(\S+)`)

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/tokengate/tokengate/host/engine"
 	"github.com/tokengate/tokengate/host/gateway"
 )
 
@@ -43,7 +42,7 @@ func serveConfig(args []string, stderr io.Writer) (gateway.Config, int, bool) {
 	mockListen := fs.String("mock-listen", def.MockListen, "TCP `address` of the mock upstream; port 0 picks a free one")
 	policy := fs.String("policy", def.Policy, "policy `file`")
 	store := fs.String("store", "", "token store `file` (required)")
-	engineName := fs.String("engine", def.Engine, "engine `name`: "+strings.Join(engine.Names(), ", "))
+	engineName := fs.String("engine", def.Engine, "engine `name`: "+strings.Join(gateway.ServeEngines(), ", "))
 	modules := fs.String("modules", def.Modules, "`folder` with the built wasm modules")
 	cacheDir := fs.String("cache-dir", "", "`folder` for the wasm compilation cache; none when empty")
 	shadow := fs.Bool("shadow", false, "forward every request and report the decision upstream in X-Tokengate-Shadow-Reason")

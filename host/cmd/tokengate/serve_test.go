@@ -70,6 +70,9 @@ func TestServeConfig_Errors(t *testing.T) {
 		{"unknown config key", []string{"--config", badConfig}, "listen_addr"},
 		{"missing config file", []string{"--config", filepath.Join(dir, "none.yaml")}, "read config file"},
 		{"unknown flag", []string{"--listen-port", "1"}, "listen-port"},
+		{"unknown engine", []string{"--mock-upstream", "--store", "t.json", "--engine", "foo"}, `engine "foo" is unknown`},
+		{"invalid listen", []string{"--mock-upstream", "--store", "t.json", "--listen", "8080"}, `listen address "8080" is invalid`},
+		{"invalid upstream", []string{"--store", "t.json", "--upstream", "localhost:9000"}, "scheme must be http or https"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -85,5 +88,20 @@ func TestServeConfig_Errors(t *testing.T) {
 				t.Errorf("stderr = %q, want it to mention %q", stderr.String(), c.want)
 			}
 		})
+	}
+}
+
+func TestServe_InvalidEngineStartsNothing(t *testing.T) {
+	store, _ := cliStore(t)
+	code, stdout, stderr := cliRun(t, "serve", "--mock-upstream", "--store", store, "--policy", cliPolicyPath, "--engine", "foo")
+	if code != exitUsage {
+		t.Errorf("exit code %d, want %d; stderr %q", code, exitUsage, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout %q, want nothing", stdout)
+	}
+	// The gateway logs JSON lines once it starts anything, the mock upstream included.
+	if strings.Contains(stderr, `"msg"`) {
+		t.Errorf("serve logged before rejecting the flag: %q", stderr)
 	}
 }

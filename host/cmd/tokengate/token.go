@@ -78,10 +78,13 @@ func tokenUsage(w io.Writer) {
 }
 
 // singleFlag is a string flag that may be given at most once, so that a repeated flag such
-// as two --permission values is rejected instead of silently keeping the last one.
+// as two --permission values is rejected instead of silently keeping the last one. The repeat
+// is reported after parsing, so that no error message repeats a value such as a description
+// that may contain a pasted secret.
 type singleFlag struct {
-	value string
-	set   bool
+	value    string
+	set      bool
+	repeated bool
 }
 
 func (f *singleFlag) String() string {
@@ -93,9 +96,17 @@ func (f *singleFlag) String() string {
 
 func (f *singleFlag) Set(v string) error {
 	if f.set {
-		return fmt.Errorf("given more than once: give the flag once")
+		f.repeated = true
+		return nil
 	}
 	f.value, f.set = v, true
+	return nil
+}
+
+func (f *singleFlag) deferredError() error {
+	if f.repeated {
+		return errors.New("given more than once: give the flag once")
+	}
 	return nil
 }
 

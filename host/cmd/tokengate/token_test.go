@@ -304,6 +304,7 @@ func TestTokenCreate_Errors(t *testing.T) {
 		{"positional argument", []string{"extra", "--as", tokenPlainAdmin, "--permission", "ANONYMOUS", "--scopes", "SEARCH", "--description", "x", "--expires", "1d"}, exitUsage, "unexpected argument"},
 		{"missing roles file", []string{"--roles", "/nonexistent/roles.yaml", "--as", tokenPlainAdmin, "--permission", "ANONYMOUS", "--scopes", "SEARCH", "--description", "x", "--expires", "1d"}, exitUsage, "/nonexistent/roles.yaml"},
 		{"unknown flag", []string{"--as", tokenPlainAdmin, "--permision", "ANONYMOUS"}, exitUsage, "permision"},
+		{"two descriptions hide the value", []string{"--as", tokenPlainAdmin, "--permission", "ANONYMOUS", "--scopes", "SEARCH", "--description", "x", "--description", "pasted " + core.TokenPrefix + "secret", "--expires", "1d"}, exitUsage, "-description: given more than once"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,6 +320,9 @@ func TestTokenCreate_Errors(t *testing.T) {
 			}
 			if strings.Contains(stdout, core.TokenPrefix) {
 				t.Errorf("a failed create printed a secret: %q", stdout)
+			}
+			if strings.Contains(stderr, core.TokenPrefix) {
+				t.Errorf("a failed create repeated a secret in stderr: %q", stderr)
 			}
 			e.assertFilesUnchanged(before)
 		})
