@@ -128,11 +128,13 @@ func (v *Validator) findToken(headers []Header, cache *CredentialCache) (*Token,
 			return t, ReasonOK
 		}
 	}
-	if reason := checkCredential(credential); reason != ReasonOK {
-		return nil, reason
-	}
-	if len(credential) >= len(TokenPrefix) && credential[:len(TokenPrefix)] == TokenPrefix {
-		if CheckTokenFormat(credential) != nil {
+	// A well-formed prefixed token is token68, because base62 is a subset of its alphabet, so
+	// the common case skips the token68 scan. Any other credential takes both checks in order.
+	if len(credential) != TokenLen || CheckTokenFormat(credential) != nil {
+		if reason := checkCredential(credential); reason != ReasonOK {
+			return nil, reason
+		}
+		if len(credential) >= len(TokenPrefix) && credential[:len(TokenPrefix)] == TokenPrefix {
 			return nil, ReasonMalformedToken
 		}
 	}
