@@ -52,6 +52,18 @@ bench: build
 	$(GO) run ./bench/cmd/benchreport -go $(BENCHOUT)/go.txt -node $(BENCHOUT)/node.jsonl \
 		-node-log $(BENCHOUT)/node.err -command "make bench" -o docs/benchmarks.md
 
+# Fuzzing: each fuzz target for FUZZTIME, one after another (15 targets, about 5 minutes at
+# the default). A failing input lands in the package's testdata/fuzz folder.
+FUZZTIME ?= 20s
+fuzz: build
+	./scripts/fuzz.sh $(FUZZTIME)
+
+# The long runs that -short cuts down or skips: 1,000,000-decision soaks of the wasm host and
+# the proxy-wasm filter, the 200-connection load test through serve, and the full hammer and
+# differential runs.
+soak: build
+	$(GO) test -timeout 60m ./...
+
 check:
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
