@@ -30,5 +30,5 @@ func TestCaddy_ForwardAuth(t *testing.T) {
 	// Caddy keeps its autosaved config and data below these folders.
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"))
 	startProxy(t, addr, cmd)
-	runProxyCases(t, addr, f)
+	runProxyCases(t, addr, f, append(append([][2]string{}, proxyForged...), proxyForgedOtherNames...))
 }

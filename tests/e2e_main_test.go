@@ -365,6 +365,13 @@ func writeStoreFile(t *testing.T, path string, store *core.Store) string {
 	if err := atomicfile.Write(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return bundleDigest(t, store)
+}
+
+// bundleDigest returns the bundle digest that the gateway reports for store with the default
+// policy.
+func bundleDigest(t *testing.T, store *core.Store) string {
+	t.Helper()
 	policy, err := policyfile.Load(policyPath)
 	if err != nil {
 		t.Fatal(err)

@@ -371,6 +371,48 @@ func TestTokenCreate_RolesFlag(t *testing.T) {
 	assertContains(t, "create without a roles file", stderr, filepath.Join(filepath.Dir(e.store), "roles.yaml"))
 }
 
+func TestTokenCommand_InvalidRolesFile(t *testing.T) {
+	tests := []struct {
+		name   string
+		roles  string
+		mode   os.FileMode
+		expect string
+	}{
+		{"unknown key", "super_admins: [root@example.com]\nadmins: [ann@example.com]\nowners: [eve@example.com]\n", 0o600, `roles.yaml:3: unknown key "owners"`},
+		{"display name", "super_admins: [root@example.com]\nadmins:\n  - Ann <ann@example.com>\n", 0o600, `"Ann <ann@example.com>" is not a bare email address`},
+		{"no domain dot", "super_admins: [root@localhost]\nadmins: [ann@example.com]\n", 0o600, `"root@localhost" is not a bare email address`},
+		{"writable by others", "super_admins: [root@example.com]\nadmins: [ann@example.com]\n", 0o622, "chmod go-w"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTokenEnv(t)
+			c := e.create(userArgs()...)
+			rolesPath := filepath.Join(filepath.Dir(e.store), "roles.yaml")
+			if err := os.WriteFile(rolesPath, []byte(tt.roles), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// Set the mode explicitly, because the umask may clear bits that WriteFile requests.
+			if err := os.Chmod(rolesPath, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			before := e.files()
+			for _, args := range [][]string{
+				append([]string{"create"}, userArgs()...),
+				{"revoke", c.ID, "--as", tokenPlainAdmin},
+				{"describe", c.ID, "--as", tokenPlainAdmin, "--description", "renamed"},
+			} {
+				stdout, stderr, code := e.run(args...)
+				assertExit(t, args[0], code, exitUsage)
+				assertContains(t, args[0], stderr, tt.expect)
+				if strings.Contains(stdout, core.TokenPrefix) {
+					t.Errorf("%s printed a secret although the roles file is invalid: %q", args[0], stdout)
+				}
+			}
+			e.assertFilesUnchanged(before)
+		})
+	}
+}
+
 func TestTokenList_Statuses(t *testing.T) {
 	e := newTokenEnv(t)
 	short := e.create("--as", tokenPlainAdmin, "--permission", "ANONYMOUS", "--scopes", "SEARCH", "--description", "one hour", "--expires", "1h")
