@@ -33,8 +33,10 @@ run: build
 deps:
 	./scripts/install-deps.sh
 
+# The second run repeats the concurrency tests of the wasm host under the race detector.
 test: deps build
 	$(GO) test -short ./...
+	$(GO) test -short -race -run 'Hammer|Concurrent' ./host
 
 # Benchmarks (package bench): the Go benchmarks, the Node runtime, then the gateway load runs
 # in benchreport, which writes docs/benchmarks.md. About 10 minutes on 2 cores; run it on an
@@ -58,11 +60,12 @@ FUZZTIME ?= 20s
 fuzz: build
 	./scripts/fuzz.sh $(FUZZTIME)
 
-# The long runs that -short cuts down or skips: 1,000,000-decision soaks of the wasm host and
-# the proxy-wasm filter, the 200-connection load test through serve, and the full hammer and
-# differential runs.
+# The long runs that -short cuts down or skips, verbose so that they print their figures:
+# 1,000,000-decision soaks of the wasm host and the proxy-wasm filter, the 200-connection load
+# test through serve, and the full hammer, differential and proxy-wasm engine runs.
 soak: build
-	$(GO) test -timeout 60m ./...
+	$(GO) test -timeout 60m -count 1 -v -run 'Soak|TestServe_Load$$|Hammer|Differential|TestProxyWasm_Engine' \
+		./host ./plugin/filter ./tests ./tests/hostile
 
 check:
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }

@@ -250,11 +250,9 @@ func checkOKInvariants(t *testing.T, v *Validator, req Request, target string, n
 }
 
 // FuzzDecide decides random requests on the default policy with the conformance tokens, and
-// checks the decision against the oracles, against a second call and against the validator
-// decoded from the bundle. The seeds in testdata/fuzz/FuzzDecide are the conformance cases.
-// fuzzCache is the credential cache of FuzzDecide, shared by its inputs.
-var fuzzCache = NewCredentialCache(64, 0)
-
+// checks the decision against the oracles, against a second call, against the validator
+// decoded from the bundle and against cached calls. The seeds in testdata/fuzz/FuzzDecide are
+// the conformance cases.
 func FuzzDecide(f *testing.F) {
 	_, store := readConformance(f)
 	v := NewValidator(newDefaultPolicy(f), store)
@@ -266,6 +264,9 @@ func FuzzDecide(f *testing.F) {
 	if err != nil {
 		f.Fatalf("DecodeBundle: %v", err)
 	}
+	// One fuzzing process calls the fuzz function for one input at a time, so its inputs can
+	// share this cache, which is not safe for concurrent use.
+	cache := NewCredentialCache(64, 0)
 	f.Fuzz(func(t *testing.T, method, target, headerLines string, unixNano int64) {
 		now := time.Unix(0, unixNano).UTC()
 		req := Request{Method: method, Path: target, Headers: decodeHeaderLines(headerLines)}
@@ -282,7 +283,7 @@ func FuzzDecide(f *testing.F) {
 		// second cached call hits when the first one added the credential, and the call on the
 		// bundle validator swaps the cache to another validator.
 		for i, cached := range []*Validator{v, v, fromBundle} {
-			if d4 := cached.DecideCached(req, now, fuzzCache); d4 != d {
+			if d4 := cached.DecideCached(req, now, cache); d4 != d {
 				t.Fatalf("cached call %d decided %+v, uncached %+v", i, d4, d)
 			}
 		}

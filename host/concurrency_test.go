@@ -15,9 +15,9 @@ import (
 // equal the one the same Host returned sequentially. Run it with -race.
 func TestDecide_Hammer(t *testing.T) {
 	const goroutines = 8
-	perGoroutine := 2000
+	perGoroutine := 10000
 	if testing.Short() {
-		perGoroutine = 500
+		perGoroutine = 2000
 	}
 	f, bundle := loadCases(t)
 	h := newHost(t, host.Options{Bundle: bundle, PoolSize: 4})

@@ -225,6 +225,62 @@ func TestSetBundle_InvalidKeepsCurrent(t *testing.T) {
 	}
 }
 
+// TestSetBundle_RevokesCachedCredential decides with one instance, whose credential cache
+// then holds the token, swaps to a bundle that revokes the token and back, and requires
+// both ABIs to follow each swap.
+func TestSetBundle_RevokesCachedCredential(t *testing.T) {
+	f, active := loadCases(t)
+	tokens := append([]core.Token(nil), f.Tokens...)
+	for i := range tokens {
+		if tokens[i].ID == "tok_user" {
+			tokens[i].RevokedAt = f.Now.Add(-time.Second)
+		}
+	}
+	revoked := encodeBundle(t, tokens)
+	h := newHost(t, host.Options{Bundle: active, PoolSize: 1})
+	req := core.Request{
+		Method:  "POST",
+		Path:    "/rest/api/v1/search",
+		Headers: []core.Header{{Name: "Authorization", Value: "Bearer " + f.Secrets["tok_user"]}},
+	}
+	steps := []struct {
+		name   string
+		bundle []byte
+		want   core.Reason
+	}{
+		{"active", active, core.ReasonOK},
+		{"revoked in the next bundle", revoked, core.ReasonRevokedToken},
+		{"active again", active, core.ReasonOK},
+	}
+	ctx := context.Background()
+	for _, step := range steps {
+		if err := h.SetBundle(step.bundle); err != nil {
+			t.Fatal(err)
+		}
+		// Two calls on each ABI: the first of them may fill the cache, the others hit it.
+		for i := range 2 {
+			d, err := h.Decide(ctx, req, f.Now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Reason != step.want {
+				t.Errorf("%s: lean call %d: reason %s, want %s", step.name, i, d.Reason, step.want)
+			}
+			out, err := h.DecideJSON(ctx, decideInput(t, req, f.Now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var viaJSON core.Decision
+			if err := json.Unmarshal(out, &viaJSON); err != nil {
+				t.Fatalf("decode %s: %v", out, err)
+			}
+			if viaJSON.Reason != step.want {
+				t.Errorf("%s: decide export call %d: reason %s, want %s", step.name, i, viaJSON.Reason, step.want)
+			}
+		}
+	}
+}
+
 func TestDecide_InstantOutOfRange(t *testing.T) {
 	f, bundle := loadCases(t)
 	h := newHost(t, host.Options{Bundle: bundle})

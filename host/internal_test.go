@@ -108,3 +108,62 @@ func TestCompilationCache_SharedPerFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestClose_ReleasesInstances fills a pool of three instances, holds one as if a decision
+// were in flight, and requires Close to wait for it and then to close every instance, the
+// host modules and the runtime.
+func TestClose_ReleasesInstances(t *testing.T) {
+	bundle, req := fixtureBundle(t)
+	ctx := context.Background()
+	h, err := New(ctx, Options{ModulePath: modulePath, Logger: quietLogger, CacheDir: testCacheDir, Bundle: bundle, PoolSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var instances []*instance
+	for range 3 {
+		inst, _, err := h.take(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		instances = append(instances, inst)
+	}
+	for _, inst := range instances[1:] {
+		h.put(inst, nil)
+	}
+	inUse := instances[0]
+	wasi := h.runtime.Module("wasi_snapshot_preview1")
+	if wasi == nil {
+		t.Fatal("the runtime has no WASI module")
+	}
+
+	closed := make(chan error, 1)
+	go func() { closed <- h.Close(ctx) }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while an instance was in use", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if inUse.module.IsClosed() {
+		t.Fatal("Close closed the instance in use")
+	}
+	d, err := inUse.decideLean(ctx, req, fixtureNow.UnixNano(), nil)
+	if err != nil || d.Reason != core.ReasonOK {
+		t.Fatalf("decision in flight during Close: %+v, %v; want ok", d, err)
+	}
+	h.put(inUse, nil)
+	if err := <-closed; err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	for i, inst := range instances {
+		if !inst.module.IsClosed() {
+			t.Errorf("instance %d is still open after Close", i)
+		}
+	}
+	if !wasi.IsClosed() {
+		t.Error("the WASI host module is still open after Close")
+	}
+	if _, err := h.runtime.CompileModule(ctx, []byte("\x00asm\x01\x00\x00\x00")); err == nil {
+		t.Error("the runtime still compiles modules after Close")
+	}
+}

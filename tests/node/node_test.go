@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +207,41 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// TestNode_EmbeddingDocMatches requires every JavaScript block of docs/embedding.md to be
+// copied from validator.mjs, which TestNode_EmbeddingExample runs: each part of a block
+// between blank lines must appear verbatim in the file. One block must show createValidator.
+func TestNode_EmbeddingDocMatches(t *testing.T) {
+	const docPath = "../../docs/embedding.md"
+	doc, err := os.ReadFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("validator.mjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	showsValidator := false
+	text := string(doc)
+	for i := 1; ; i++ {
+		_, rest, found := strings.Cut(text, "```js\n")
+		if !found {
+			break
+		}
+		block, after, found := strings.Cut(rest, "```")
+		if !found {
+			t.Fatalf("%s: JavaScript block %d is not closed", docPath, i)
+		}
+		text = after
+		for _, part := range strings.Split(strings.TrimSpace(block), "\n\n") {
+			if !strings.Contains(string(example), part+"\n") {
+				t.Errorf("%s: JavaScript block %d has lines that validator.mjs does not have verbatim:\n%s", docPath, i, part)
+			}
+		}
+		showsValidator = showsValidator || strings.Contains(block, "export async function createValidator(")
+	}
+	if !showsValidator {
+		t.Errorf("%s shows no JavaScript block with createValidator from validator.mjs", docPath)
+	}
 }

@@ -9,10 +9,10 @@
 // REQUEST_JSON the decide input, {"method", "path", "headers": [[name, value], ...], "now"?}.
 // It exits 0 for an allowed request, 1 for a denied one and 2 for a usage error.
 
+import createPlugin from '@extism/extism';
 import { readFile } from 'node:fs/promises';
 import { argv, exit, stderr, stdout } from 'node:process';
 import { pathToFileURL } from 'node:url';
-import createPlugin from '@extism/extism';
 
 /**
  * Loads the module with a bundle and returns a validator. Calls into one plugin must not
