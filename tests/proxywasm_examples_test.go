@@ -2,17 +2,23 @@ package tests
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	wasmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/wasm/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	wasmconfigv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/wasm/v3"
+	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	// The typed_config types of envoy.yaml that the test does not name otherwise.
@@ -30,7 +36,8 @@ const (
 )
 
 // parseEnvoyBootstrap converts YAML to JSON the way sigs.k8s.io/yaml does and decodes it
-// strictly with protojson, then runs the proto validation rules.
+// strictly with protojson, then runs the proto validation rules, those of every typed_config
+// included.
 func parseEnvoyBootstrap(data []byte) (*bootstrapv3.Bootstrap, error) {
 	var doc any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -47,7 +54,56 @@ func parseEnvoyBootstrap(data []byte) (*bootstrapv3.Bootstrap, error) {
 	if err := b.ValidateAll(); err != nil {
 		return nil, err
 	}
+	if err := validateEmbedded(b.ProtoReflect()); err != nil {
+		return nil, err
+	}
 	return &b, nil
+}
+
+// validateEmbedded runs the validation rules of every message packed in an Any below m, at
+// any depth. The generated ValidateAll methods stop at an Any, which has no rules of its own,
+// so without this the connection manager, its routes and the Wasm filter go unchecked.
+func validateEmbedded(m protoreflect.Message) error {
+	var errs []error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, value protoreflect.Value) bool {
+					errs = append(errs, validateMessage(value.Message()))
+					return true
+				})
+			}
+		case fd.Message() == nil:
+		case fd.IsList():
+			for i := 0; i < v.List().Len(); i++ {
+				errs = append(errs, validateMessage(v.List().Get(i).Message()))
+			}
+		default:
+			errs = append(errs, validateMessage(v.Message()))
+		}
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// validateMessage unpacks m when it is an Any and runs the packed message's rules, then
+// checks the Anys below it.
+func validateMessage(m protoreflect.Message) error {
+	packed, ok := m.Interface().(*anypb.Any)
+	if !ok {
+		return validateEmbedded(m)
+	}
+	inner, err := packed.UnmarshalNew()
+	if err != nil {
+		return fmt.Errorf("%s: %w", packed.GetTypeUrl(), err)
+	}
+	if v, ok := inner.(interface{ ValidateAll() error }); ok {
+		if err := v.ValidateAll(); err != nil {
+			return fmt.Errorf("%s: %w", packed.GetTypeUrl(), err)
+		}
+	}
+	return validateEmbedded(inner.ProtoReflect())
 }
 
 func readExample(t *testing.T, path string) []byte {
@@ -138,6 +194,9 @@ func TestEnvoyExample_MistakesFailValidation(t *testing.T) {
 		{"misspelt type URL", "filters.http.wasm.v3.Wasm", "filters.http.wasm.v3.WasmFilter"},
 		{"port out of range", "port_value: 8081", "port_value: 80810"},
 		{"missing cluster name", "cluster_name: client_api_upstream", "cluster_name: \"\""},
+		{"empty stat prefix in the connection manager", "stat_prefix: client_api", "stat_prefix: \"\""},
+		{"virtual host without domains", `domains: ["*"]`, "domains: []"},
+		{"route without a cluster", "route: { cluster: client_api_upstream }", "route: { cluster: \"\" }"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,18 +303,26 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// checkExampleConfiguration starts the filter with a shipped plugin configuration and checks
-// that its bundle holds the default policy and no tokens. The filter runs as Go code here: the
-// built module parses configurations with the same code, as the filter's own tests check.
+// checkExampleConfiguration starts the filter with a shipped plugin configuration, as Go code
+// in this process and as the built module. It checks that the bundle contains the default
+// policy and no tokens, so that a CORS preflight passes and every other request is denied.
 func checkExampleConfiguration(t *testing.T, config []byte) {
 	t.Helper()
-	h, err := emulator.Start(filter.NewVMContext(), config)
+	module, err := os.ReadFile(proxyWasmModule(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
-	if !h.Started() {
-		t.Fatalf("the filter rejected the configuration: %v", h.Logs()["error"])
+	moduleVM, err := emulator.NewModuleVM(module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer moduleVM.Close()
+	vms := []struct {
+		name string
+		vm   types.VMContext
+	}{{"go", filter.NewVMContext()}, {"wasm", moduleVM}}
+	for _, v := range vms {
+		t.Run(v.name, func(t *testing.T) { checkExampleFilter(t, v.vm, config) })
 	}
 
 	var c filter.Config
@@ -281,5 +348,38 @@ func checkExampleConfiguration(t *testing.T, config []byte) {
 	}
 	if !reflect.DeepEqual(v.Policy().Spec(), policy.Spec()) {
 		t.Errorf("the example bundle's policy differs from scopes.yaml: rebuild it with tokengate bundle (docs/proxywasm.md)")
+	}
+}
+
+// checkExampleFilter starts vm with a shipped configuration and sends a CORS preflight, which
+// must pass, and a search without a token, which must get 401 missing_token.
+func checkExampleFilter(t *testing.T, vm types.VMContext, config []byte) {
+	h, err := emulator.Start(vm, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if !h.Started() {
+		t.Fatalf("the filter rejected the configuration: %v", h.Logs()["error"])
+	}
+	if got := h.Counter(filter.MetricConfigLoads); got != 1 {
+		t.Errorf("%s = %d, want 1", filter.MetricConfigLoads, got)
+	}
+
+	search := "/rest/api/v1/search"
+	preflight := []core.Header{{Name: "Origin", Value: "https://app.example.com"}, {Name: "Access-Control-Request-Method", Value: "POST"}}
+	res, err := h.Do(emulator.Pairs("OPTIONS", search, preflight), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Continued() {
+		t.Errorf("a CORS preflight was not forwarded (action %d, reply %+v)", res.Action, res.Reply)
+	}
+	res, err = h.Do(emulator.Pairs("POST", search, nil), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := res.Decision(); err != nil || d.Reason != core.ReasonMissingToken {
+		t.Errorf("a search without a token got %+v (error %v), want 401 missing_token", d, err)
 	}
 }

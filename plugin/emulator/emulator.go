@@ -177,12 +177,41 @@ func Pairs(method, path string, headers []core.Header) [][2]string {
 // completes the stream. The property keeps its last value, so a zero at on a Host where no
 // request carried a time makes the filter's clock read fail. An error means the VM trapped,
 // and the VM is unusable afterwards.
-func (h *Host) Do(pairs [][2]string, at time.Time) (res Result, err error) {
+func (h *Host) Do(pairs [][2]string, at time.Time) (Result, error) {
+	s, err := h.NewStream()
+	if err != nil {
+		return Result{}, err
+	}
+	return s.Do(pairs, at)
+}
+
+// Stream is an HTTP context whose request headers have not arrived yet.
+type Stream struct {
+	host *Host
+	id   uint32
+}
+
+// NewStream creates an HTTP context now and delivers its request later, in [Stream.Do]. Tests
+// use it to change the filter's configuration while a request is in flight. An error means
+// the VM trapped.
+func (h *Host) NewStream() (s *Stream, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("emulator: the filter trapped while the HTTP context was created: %v", r)
+		}
+	}()
+	return &Stream{host: h, id: h.emu.InitializeHttpContext()}, nil
+}
+
+// Do delivers the request to the stream's HTTP context and completes the stream, as
+// [Host.Do] does. Call it once per Stream.
+func (s *Stream) Do(pairs [][2]string, at time.Time) (res Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("emulator: the filter trapped: %v", r)
 		}
 	}()
+	h := s.host
 	if !at.IsZero() {
 		if err := h.emu.SetProperty(filter.RequestTimeProperty, filter.EncodeRequestTime(at)); err != nil {
 			return Result{}, fmt.Errorf("emulator: set request.time: %w", err)
@@ -190,19 +219,18 @@ func (h *Host) Do(pairs [][2]string, at time.Time) (res Result, err error) {
 	}
 	counters := h.counters()
 	logged := len(h.logs)
-	id := h.emu.InitializeHttpContext()
-	res.Action = h.emu.CallOnRequestHeaders(id, pairs, false)
+	res.Action = h.emu.CallOnRequestHeaders(s.id, pairs, false)
 	// Copy before the module runs again (see the package documentation).
 	h.copyNewLogs()
-	res.Forwarded = cloneHeaders(h.emu.GetCurrentRequestHeaders(id))
-	if r := h.emu.GetSentLocalResponse(id); r != nil {
+	res.Forwarded = cloneHeaders(h.emu.GetCurrentRequestHeaders(s.id))
+	if r := h.emu.GetSentLocalResponse(s.id); r != nil {
 		res.Reply = &Reply{
 			Status:  int(r.StatusCode),
 			Headers: cloneHeaders(r.Headers),
 			Body:    bytes.Clone(r.Data),
 		}
 	}
-	h.emu.CompleteHttpContext(id)
+	h.emu.CompleteHttpContext(s.id)
 	res.Counters = h.countersSince(counters)
 	res.Logs = append([]LogLine(nil), h.logs[logged:]...)
 	return res, nil

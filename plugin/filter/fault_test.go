@@ -4,6 +4,7 @@ package filter_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -92,40 +93,74 @@ func TestFilter_UnsetHostClockAnswers503(t *testing.T) {
 	})
 }
 
-// TestFilter_FailedHostCallsAnswer503 runs in process only: the SDK's emulator never fails
-// these calls, so the faults are injected into the filter's host interface.
+// forEachFaultyVM runs test with the listed host calls failing: in process, where they fail
+// in the filter's host interface, and for the built module, where moduleHost fails them. The
+// SDK's emulator never fails these calls. The Host has pluginConfig loaded, whether or not the
+// filter accepted it.
+func forEachFaultyVM(t *testing.T, pluginConfig []byte, faults []filter.Fault, test func(t *testing.T, h filterHost)) {
+	t.Helper()
+	t.Run("go", func(t *testing.T) { test(t, startAny(t, filter.NewFaultyVMContext(faults...), pluginConfig)) })
+	t.Run("wasm", func(t *testing.T) { test(t, startModuleHost(t, pluginConfig, faults...)) })
+}
+
 func TestFilter_FailedHostCallsAnswer503(t *testing.T) {
 	tests := []struct {
 		name    string
 		fault   filter.Fault
+		opts    options
 		headers []core.Header
 		wantLog string
 	}{
-		{"header read", filter.FaultRequestHeaders, []core.Header{bearer("tok_user")}, "read the request headers"},
-		{"property read", filter.FaultProperty, []core.Header{bearer("tok_user")}, "request.time"},
-		{"header removal", filter.FaultRemoveHeader, []core.Header{bearer("tok_user"), header("X-Tokengate-User", forgedValue)}, "remove x-tokengate-user"},
-		{"identity header write", filter.FaultReplaceHeader, []core.Header{bearer("tok_user")}, "set X-Tokengate-Token-Id"},
+		{"header read", filter.FaultRequestHeaders, options{}, []core.Header{bearer("tok_user")}, "read the request headers"},
+		{"property read", filter.FaultProperty, options{}, []core.Header{bearer("tok_user")}, "request.time"},
+		{"header removal", filter.FaultRemoveHeader, options{}, []core.Header{bearer("tok_user"), header("X-Tokengate-User", forgedValue)}, "remove x-tokengate-user"},
+		{"identity header write", filter.FaultReplaceHeader, options{}, []core.Header{bearer("tok_user")}, "set X-Tokengate-Token-Id"},
+		{"header read in shadow mode", filter.FaultRequestHeaders, options{shadow: true}, []core.Header{bearer("tok_user")}, "read the request headers"},
+		{"header removal in shadow mode", filter.FaultRemoveHeader, options{shadow: true}, []core.Header{header("X-Tokengate-User", forgedValue)}, "remove x-tokengate-user"},
+		{"shadow reason write", filter.FaultReplaceHeader, options{shadow: true}, nil, "set X-Tokengate-Shadow-Reason"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := start(t, filter.NewFaultyVMContext(tt.fault), config(t, options{}))
-			res := send(t, h, "POST", apiBase+"/search", tt.headers...)
-			mustDeny(t, res, 503, core.ReasonNotConfigured)
-			checkHostFailure(t, res, tt.wantLog)
+			forEachFaultyVM(t, config(t, tt.opts), []filter.Fault{tt.fault}, func(t *testing.T, h filterHost) {
+				if !h.Started() {
+					t.Fatalf("the filter rejected the configuration; logs: %v", h.Logs())
+				}
+				res := send(t, h, "POST", apiBase+"/search", tt.headers...)
+				mustDeny(t, res, 503, core.ReasonNotConfigured)
+				checkReplyFormat(t, res.Reply, core.ReasonNotConfigured)
+				checkHostFailure(t, res, tt.wantLog)
+			})
 		})
 	}
 }
 
 func TestFilter_FailedReplyStaysPaused(t *testing.T) {
-	h := start(t, filter.NewFaultyVMContext(filter.FaultSendReply), config(t, options{}))
-	res := send(t, h, "POST", apiBase+"/search")
-	if res.Action != types.ActionPause {
-		t.Errorf("action = %d, want pause", res.Action)
-	}
-	if res.Continued() {
-		t.Error("the request was forwarded after the reply failed")
-	}
-	checkHostFailure(t, res, "send the 401 missing_token reply")
+	forEachFaultyVM(t, config(t, options{}), []filter.Fault{filter.FaultSendReply}, func(t *testing.T, h filterHost) {
+		res := send(t, h, "POST", apiBase+"/search")
+		if res.Action != types.ActionPause {
+			t.Errorf("action = %d, want pause", res.Action)
+		}
+		if res.Continued() {
+			t.Error("the request was forwarded after the reply failed")
+		}
+		checkHostFailure(t, res, "send the 401 missing_token reply")
+	})
+}
+
+func TestFilter_FailedConfigurationReadFailsStart(t *testing.T) {
+	forEachFaultyVM(t, config(t, options{}), []filter.Fault{filter.FaultPluginConfiguration}, func(t *testing.T, h filterHost) {
+		if h.Started() {
+			t.Fatal("the filter started without reading its configuration")
+		}
+		if errs := strings.Join(h.Logs()["error"], "\n"); !strings.Contains(errs, "read the plugin configuration") {
+			t.Errorf("error logs = %q, want one naming the failed configuration read", errs)
+		}
+		if got := h.Counter(filter.MetricConfigFailures); got != 1 {
+			t.Errorf("%s = %d, want 1", filter.MetricConfigFailures, got)
+		}
+		res := send(t, h, "POST", apiBase+"/search", bearer("tok_user"))
+		mustDeny(t, res, 503, core.ReasonNotConfigured)
+	})
 }
 
 // checkHostFailure checks the counter and the error log of a failed host call.
@@ -146,19 +181,8 @@ func checkHostFailure(t *testing.T, res emulator.Result, wantLog string) {
 }
 
 func TestFilter_ReconfigurationRevokesToken(t *testing.T) {
-	revoked := append([]core.Token(nil), fx.tokens...)
-	found := false
-	for i := range revoked {
-		if revoked[i].ID == "tok_user" {
-			revoked[i].RevokedAt = fx.now.Add(-time.Minute)
-			found = true
-		}
-	}
-	if !found {
-		t.Fatal("the fixture has no tok_user")
-	}
 	before := config(t, options{})
-	after := configFor(t, bundle(t, fx.policy.Spec(), revoked), options{})
+	after := configFor(t, bundle(t, fx.policy.Spec(), revokedUserTokens(t)), options{})
 
 	forEachVM(t, func(t *testing.T, vm types.VMContext) {
 		h := start(t, vm, before)
@@ -174,4 +198,92 @@ func TestFilter_ReconfigurationRevokesToken(t *testing.T) {
 			t.Errorf("body = %s, want reason revoked_token", res.Reply.Body)
 		}
 	})
+}
+
+// TestFilter_NewConfigurationOnlyForNewRequests starts a second plugin context with a
+// configuration that revokes tok_user while an HTTP context of the first is open, as a proxy
+// does when the configuration changes. The open request keeps the configuration it started
+// with, and the next one gets the new one.
+func TestFilter_NewConfigurationOnlyForNewRequests(t *testing.T) {
+	before := config(t, options{})
+	after := configFor(t, bundle(t, fx.policy.Spec(), revokedUserTokens(t)), options{})
+	request := emulator.Pairs("POST", apiBase+"/search", []core.Header{bearer("tok_user")})
+	check := func(t *testing.T, inFlight, next emulator.Result) {
+		t.Helper()
+		mustForward(t, inFlight)
+		if got := only(t, inFlight, core.HeaderTokenID); got != "tok_user" {
+			t.Errorf("the request in flight got %s = %q, want tok_user", core.HeaderTokenID, got)
+		}
+		mustDeny(t, next, 401, core.ReasonRevokedToken)
+		checkReplyFormat(t, next.Reply, core.ReasonRevokedToken)
+	}
+
+	t.Run("go", func(t *testing.T) {
+		vm := filter.NewReconfigurableVMContext()
+		h := start(t, vm, before)
+		inFlight, err := h.NewStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status := vm.StartPlugin(after); status != types.OnPluginStartStatusOK {
+			t.Fatalf("the second configuration failed: %v", h.Logs()["error"])
+		}
+		next, err := h.NewStream()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inFlightResult, err := inFlight.Do(request, fx.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nextResult, err := next.Do(request, fx.now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, inFlightResult, nextResult)
+	})
+
+	t.Run("wasm", func(t *testing.T) {
+		ctx := context.Background()
+		h := startModuleHost(t, before)
+		if !h.Started() {
+			t.Fatalf("the first configuration failed: %v", h.Logs()["error"])
+		}
+		inFlight, err := h.newStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if started, err := h.startPlugin(ctx, after); err != nil || !started {
+			t.Fatalf("the second configuration failed (error %v): %v", err, h.Logs()["error"])
+		}
+		next, err := h.newStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := filter.EncodeRequestTime(fx.now)
+		inFlightResult, err := h.send(ctx, inFlight, request, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nextResult, err := h.send(ctx, next, request, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, inFlightResult, nextResult)
+	})
+}
+
+// revokedUserTokens returns the fixture's tokens with tok_user revoked a minute before the
+// fixture's instant.
+func revokedUserTokens(t *testing.T) []core.Token {
+	t.Helper()
+	tokens := append([]core.Token(nil), fx.tokens...)
+	for i := range tokens {
+		if tokens[i].ID == "tok_user" {
+			tokens[i].RevokedAt = fx.now.Add(-time.Minute)
+			return tokens
+		}
+	}
+	t.Fatal("the fixture has no tok_user")
+	return nil
 }

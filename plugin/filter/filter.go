@@ -10,6 +10,9 @@
 package filter
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
 )
@@ -45,9 +48,12 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 		return types.OnPluginStartStatusFailed
 	}
 	p.metrics = m
-	data, err := proxywasm.GetPluginConfiguration()
-	if err != nil {
-		data = nil // an absent configuration is reported as an empty one
+	data, err := p.host.pluginConfiguration()
+	switch {
+	case errors.Is(err, types.ErrorStatusNotFound):
+		data = nil // hosts report an empty configuration as not found
+	case err != nil:
+		return p.fail(fmt.Errorf("read the plugin configuration: %w", err))
 	}
 	return p.load(data)
 }
@@ -56,16 +62,22 @@ func (p *pluginContext) OnPluginStart(int) types.OnPluginStartStatus {
 func (p *pluginContext) load(data []byte) types.OnPluginStartStatus {
 	s, err := loadSettings(data)
 	if err != nil {
-		p.settings = nil
-		p.metrics.increment(p.metrics.configFailures)
-		proxywasm.LogErrorf("tokengate: %v; every request gets 503 not_configured until a valid configuration loads", err)
-		return types.OnPluginStartStatusFailed
+		return p.fail(err)
 	}
 	p.settings = s
 	p.metrics.increment(p.metrics.configLoads)
 	proxywasm.LogInfof("tokengate: configuration loaded: bundle %s with %d tokens and %d endpoints, shadow=%t, strip_credential=%t",
 		s.info.Digest, s.info.Tokens, s.info.Endpoints, s.shadow, s.strip)
 	return types.OnPluginStartStatusOK
+}
+
+// fail counts and logs a configuration that did not load, and leaves the plugin context
+// without settings.
+func (p *pluginContext) fail(err error) types.OnPluginStartStatus {
+	p.settings = nil
+	p.metrics.increment(p.metrics.configFailures)
+	proxywasm.LogErrorf("tokengate: %v; every request gets 503 not_configured until a valid configuration loads", err)
+	return types.OnPluginStartStatusFailed
 }
 
 func (p *pluginContext) NewHttpContext(uint32) types.HttpContext {

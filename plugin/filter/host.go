@@ -2,11 +2,12 @@ package filter
 
 import "github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 
-// host is the part of the proxy-wasm host ABI that the filter calls while it decides a
-// request. When one of these calls fails, the filter replies 503 and does not forward the
-// request.
+// host is the part of the proxy-wasm host ABI that the filter calls to load its configuration
+// and to decide a request. When a call fails while a request is decided, the filter replies
+// 503 and does not forward the request. When the configuration read fails, the start fails.
 // Tests replace it to make a call fail, which the SDK's emulator cannot do for header reads.
 type host interface {
+	pluginConfiguration() ([]byte, error)
 	requestHeaders() ([][2]string, error)
 	property(path []string) ([]byte, error)
 	removeRequestHeader(name string) error
@@ -16,6 +17,10 @@ type host interface {
 
 // proxyHost calls the host through the SDK.
 type proxyHost struct{}
+
+func (proxyHost) pluginConfiguration() ([]byte, error) {
+	return proxywasm.GetPluginConfiguration()
+}
 
 func (proxyHost) requestHeaders() ([][2]string, error) { return proxywasm.GetHttpRequestHeaders() }
 

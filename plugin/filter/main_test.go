@@ -12,6 +12,7 @@ import (
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
+	"github.com/tetratelabs/wazero"
 
 	"github.com/tokengate/tokengate/core"
 	"github.com/tokengate/tokengate/host/conformance"
@@ -55,6 +56,17 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer moduleVM.Close()
+	cacheDir, err := os.MkdirTemp("", "tokengate-filter-test-")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "create the compilation cache folder: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(cacheDir)
+	if compilationCache, err = wazero.NewCompilationCacheWithDir(cacheDir); err != nil {
+		fmt.Fprintf(os.Stderr, "create the compilation cache: %v\n", err)
+		return 1
+	}
+	defer compilationCache.Close(context.Background())
 	return m.Run()
 }
 
@@ -145,13 +157,22 @@ func startAny(t testing.TB, vm types.VMContext, pluginConfig []byte) *emulator.H
 	return h
 }
 
+// filterHost is a filter with a configuration loaded: an *emulator.Host, or a *moduleHost for
+// the tests that the SDK's emulator cannot run against the module.
+type filterHost interface {
+	Do(pairs [][2]string, at time.Time) (emulator.Result, error)
+	Started() bool
+	Counter(name string) uint64
+	Logs() map[string][]string
+}
+
 // send runs a request through the filter at the fixture's instant.
-func send(t testing.TB, h *emulator.Host, method, path string, headers ...core.Header) emulator.Result {
+func send(t testing.TB, h filterHost, method, path string, headers ...core.Header) emulator.Result {
 	t.Helper()
 	return sendPairs(t, h, emulator.Pairs(method, path, headers))
 }
 
-func sendPairs(t testing.TB, h *emulator.Host, pairs [][2]string) emulator.Result {
+func sendPairs(t testing.TB, h filterHost, pairs [][2]string) emulator.Result {
 	t.Helper()
 	res, err := h.Do(pairs, fx.now)
 	if err != nil {

@@ -14,10 +14,12 @@ import (
 const (
 	// MetricConfigLoads counts configurations that loaded.
 	MetricConfigLoads = "tokengate_config_loads"
-	// MetricConfigFailures counts configurations that were rejected at plugin start.
+	// MetricConfigFailures counts plugin starts that failed: a rejected configuration, or a
+	// failed read of it from the host.
 	MetricConfigFailures = "tokengate_config_failures"
-	// MetricHostCallFailures counts 503 replies sent because a host call failed while
-	// deciding, or because the filter hit an internal error.
+	// MetricHostCallFailures counts host calls that failed while a request was decided or
+	// replied to, and internal errors of the filter. Each such request gets a 503 reply, or
+	// stays paused when sending the reply is what failed.
 	MetricHostCallFailures = "tokengate_host_call_failures"
 	// MetricShadowDenials counts denials that shadow mode forwarded.
 	MetricShadowDenials = "tokengate_shadow_denials"

@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/proxytest"
-	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
-
 	"github.com/tokengate/tokengate/core"
 )
 
@@ -106,62 +103,5 @@ func TestLoadSettings_StripCombinesPolicyAndOption(t *testing.T) {
 				t.Errorf("strip = %t, want %t", s.strip, tt.want)
 			}
 		})
-	}
-}
-
-// recordingVM keeps the plugin contexts the SDK creates, so a test can load a configuration
-// into one directly.
-type recordingVM struct {
-	*vmContext
-	plugins []*pluginContext
-}
-
-func (vm *recordingVM) NewPluginContext(id uint32) types.PluginContext {
-	p := vm.vmContext.NewPluginContext(id).(*pluginContext)
-	vm.plugins = append(vm.plugins, p)
-	return p
-}
-
-// TestHttpContext_KeepsSettingsOfItsCreation runs in process only: the SDK's emulator has one
-// plugin context and no way to change its configuration, so the new configuration is loaded
-// into the plugin context directly, the way OnPluginStart loads it.
-func TestHttpContext_KeepsSettingsOfItsCreation(t *testing.T) {
-	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	before, err := EncodeConfig(testBundle(t, false, time.Time{}), false, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	after, err := EncodeConfig(testBundle(t, false, now.Add(-time.Hour)), false, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm := &recordingVM{vmContext: &vmContext{host: proxyHost{}}}
-	host, reset := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration(before))
-	defer reset()
-	if host.StartPlugin() != types.OnPluginStartStatusOK {
-		t.Fatalf("the first configuration failed: %v", host.GetErrorLogs())
-	}
-	if err := host.SetProperty(RequestTimeProperty, EncodeRequestTime(now)); err != nil {
-		t.Fatal(err)
-	}
-	inFlight := host.InitializeHttpContext()
-
-	if len(vm.plugins) != 1 {
-		t.Fatalf("the SDK created %d plugin contexts, want 1", len(vm.plugins))
-	}
-	if vm.plugins[0].load(after) != types.OnPluginStartStatusOK {
-		t.Fatalf("the second configuration failed: %v", host.GetErrorLogs())
-	}
-	fresh := host.InitializeHttpContext()
-
-	request := [][2]string{{":method", "POST"}, {":path", "/rest/api/v1/search"}, {"authorization", "Bearer " + testSecret}}
-	if action := host.CallOnRequestHeaders(inFlight, request, false); action != types.ActionContinue {
-		t.Errorf("the context created before the change got action %d, want continue under the old configuration", action)
-	}
-	if action := host.CallOnRequestHeaders(fresh, request, false); action != types.ActionPause {
-		t.Errorf("the context created after the change got action %d, want pause", action)
-	}
-	if r := host.GetSentLocalResponse(fresh); r == nil || r.StatusCode != 401 || !strings.Contains(string(r.Data), "revoked_token") {
-		t.Errorf("the context created after the change got reply %+v, want 401 revoked_token", r)
 	}
 }

@@ -109,11 +109,14 @@ func soakInProcess(t *testing.T) {
 // soakModule measures the built module's linear memory.
 func soakModule(t *testing.T) {
 	ctx := context.Background()
-	host, err := newModuleHost(ctx, moduleBytes, config(t, options{}))
+	host, err := newModuleHost(ctx, moduleBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer host.close(ctx)
+	if started, err := host.startPlugin(ctx, config(t, options{})); err != nil || !started {
+		t.Fatalf("the module did not start with the configuration (started %t, error %v); logs: %v", started, err, host.Logs())
+	}
 	now := filter.EncodeRequestTime(fx.now)
 	do := func(_ int, pairs [][2]string) (bool, error) { return host.do(ctx, pairs, now) }
 	measure := func() uint64 { return uint64(host.memorySize()) }
@@ -121,7 +124,7 @@ func soakModule(t *testing.T) {
 
 	decisions := uint64(0)
 	for _, r := range core.AllReasons() {
-		decisions += host.counter(filter.DecisionMetric(r))
+		decisions += host.Counter(filter.DecisionMetric(r))
 	}
 	if decisions != soakRequests {
 		t.Errorf("the module counted %d decisions, want %d", decisions, soakRequests)

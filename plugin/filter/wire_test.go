@@ -237,6 +237,35 @@ func TestFilter_DenialChallenges(t *testing.T) {
 	})
 }
 
+func TestFilter_ChallengeUsesPolicyRealm(t *testing.T) {
+	spec := fx.policy.Spec()
+	spec.Realm = "client-api"
+	tests := []struct {
+		name      string
+		path      string
+		headers   []core.Header
+		status    int
+		reason    core.Reason
+		challenge string
+	}{
+		{"missing token", apiBase + "/search", nil, 401, core.ReasonMissingToken, `Bearer realm="client-api"`},
+		{"unknown token", apiBase + "/search", []core.Header{header("Authorization", "Bearer imported-token-value")}, 401, core.ReasonUnknownToken, `Bearer realm="client-api", error="invalid_token"`},
+		{"scope missing", apiBase + "/chat", []core.Header{bearer("tok_user")}, 403, core.ReasonScopeMissing, `Bearer realm="client-api", error="insufficient_scope", scope="CHAT"`},
+	}
+	forEachVM(t, func(t *testing.T, vm types.VMContext) {
+		h := start(t, vm, configFor(t, bundle(t, spec, fx.tokens), options{}))
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res := send(t, h, "POST", tt.path, tt.headers...)
+				mustDeny(t, res, tt.status, tt.reason)
+				if got := res.Reply.Header("WWW-Authenticate"); len(got) != 1 || got[0] != tt.challenge {
+					t.Errorf("WWW-Authenticate = %q, want exactly %q", got, tt.challenge)
+				}
+			})
+		}
+	})
+}
+
 // checkReplyFormat checks the fixed parts of every local reply.
 func checkReplyFormat(t *testing.T, reply *emulator.Reply, reason core.Reason) {
 	t.Helper()
