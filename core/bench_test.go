@@ -48,4 +48,15 @@ func BenchmarkDecide(b *testing.B) {
 			}
 		})
 	}
+	// The first case again, with a credential cache that holds its credential.
+	b.Run(cases[0].name+"-cached", func(b *testing.B) {
+		cache := NewCredentialCache(0, 0)
+		if d := f.validator.DecideCached(cases[0].req, fixtureNow, cache); d.Reason != cases[0].want {
+			b.Fatalf("reason = %s, want %s", d.Reason, cases[0].want)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			f.validator.DecideCached(cases[0].req, fixtureNow, cache)
+		}
+	})
 }

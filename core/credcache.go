@@ -14,8 +14,8 @@ const (
 // CredentialCache maps bearer credentials that a [Validator] has already hashed and found in
 // its store to their token, so that [Validator.DecideCached] skips the credential syntax check,
 // the token format check and the SHA-256 of a credential it has seen before. Their results are
-// fixed for one credential and one store, so a hit gives the same token as a fresh lookup. Revocation, expiry, act-as and scope are still
-// checked on every call at that call's instant.
+// fixed for one credential and one store, so a hit gives the same token as a fresh lookup.
+// Revocation, expiry, act-as and scope are still checked on every call at that call's instant.
 //
 // The cache belongs to one validator at a time: a call with another validator (a new bundle)
 // drops every entry first, so no entry outlives the bundle it was found in. Only credentials
@@ -52,6 +52,9 @@ func NewCredentialCache(maxEntries, maxBytes int) *CredentialCache {
 	}
 	return &CredentialCache{tokens: map[string]*Token{}, maxEntries: maxEntries, maxBytes: maxBytes}
 }
+
+// MaxEntries returns the bound on the number of cached credentials.
+func (c *CredentialCache) MaxEntries() int { return c.maxEntries }
 
 // Len returns the number of cached credentials.
 func (c *CredentialCache) Len() int { return len(c.tokens) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"runtime"
 	"sync"
@@ -47,6 +48,10 @@ type Options struct {
 	// Logger receives the guest's Extism log messages and the replacement of trapped
 	// instances; slog.Default() when nil.
 	Logger *slog.Logger
+	// CredentialCacheEntries bounds each instance's cache of credentials that its store
+	// holds (see [core.CredentialCache]); [core.DefaultCredentialCacheEntries] when 0. A
+	// negative value turns the cache off, so every decision hashes the credential.
+	CredentialCacheEntries int
 }
 
 // Host runs build/tokengate.wasm on wazero and decides requests on a pool of module
@@ -57,6 +62,8 @@ type Host struct {
 	compiled   wazero.CompiledModule
 	pool       *pool
 	logger     *slog.Logger
+	// cacheEntries is Options.CredentialCacheEntries, set in every new instance.
+	cacheEntries int32
 
 	bundle     atomic.Pointer[bundleState]
 	bundleMu   sync.Mutex // serializes SetBundle
@@ -95,7 +102,10 @@ func New(ctx context.Context, opts Options) (*Host, error) {
 		WithCompilationCache(cache).
 		WithMemoryLimitPages(opts.MemoryLimitPages)
 	r := wazero.NewRuntimeWithConfig(ctx, cfg)
-	h := &Host{modulePath: opts.ModulePath, runtime: r, pool: newPool(opts.PoolSize), logger: opts.Logger}
+	h := &Host{
+		modulePath: opts.ModulePath, runtime: r, pool: newPool(opts.PoolSize), logger: opts.Logger,
+		cacheEntries: int32(max(min(opts.CredentialCacheEntries, math.MaxInt32), -1)),
+	}
 	if err := h.setUp(ctx, wasm); err != nil {
 		_ = r.Close(ctx)
 		return nil, err
@@ -249,6 +259,10 @@ type Description struct {
 	Digest    string `json:"digest,omitempty"`
 	Tokens    int    `json:"tokens"`
 	Endpoints int    `json:"endpoints"`
+	// CredentialCacheMax is the bound of the instance's credential cache in credentials, 0
+	// when the cache is off; CachedCredentials is the number it holds.
+	CredentialCacheMax int `json:"credential_cache_max"`
+	CachedCredentials  int `json:"cached_credentials"`
 	// Error is the load failure message when the instance holds no valid bundle.
 	Error string `json:"error,omitempty"`
 }

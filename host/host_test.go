@@ -13,6 +13,7 @@ import (
 	"github.com/tokengate/tokengate/core"
 	"github.com/tokengate/tokengate/host"
 	"github.com/tokengate/tokengate/host/conformance"
+	"github.com/tokengate/tokengate/internal/leanabi"
 )
 
 func TestDecide_Conformance(t *testing.T) {
@@ -145,8 +146,8 @@ func TestDescribe_Bundle(t *testing.T) {
 	if d.ModuleVersion == "" {
 		t.Error("empty module version")
 	}
-	if d.LeanABIVersion != 1 {
-		t.Errorf("lean ABI version %d, want 1", d.LeanABIVersion)
+	if d.LeanABIVersion != leanabi.Version {
+		t.Errorf("lean ABI version %d, want %d", d.LeanABIVersion, leanabi.Version)
 	}
 }
 
@@ -326,4 +327,48 @@ func notAFolder(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func TestOptions_CredentialCacheEntries(t *testing.T) {
+	f, bundle := loadCases(t)
+	req := core.Request{
+		Method:  "POST",
+		Path:    "/rest/api/v1/search",
+		Headers: []core.Header{{Name: "Authorization", Value: "Bearer " + f.Secrets["tok_user"]}},
+	}
+	cases := []struct {
+		name       string
+		entries    int
+		wantMax    int
+		wantCached int
+	}{
+		{"default", 0, core.DefaultCredentialCacheEntries, 1},
+		{"bounded", 7, 7, 1},
+		{"off", -1, 0, 0},
+	}
+	ctx := context.Background()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHost(t, host.Options{Bundle: bundle, PoolSize: 1, CredentialCacheEntries: c.entries})
+			for range 2 {
+				d, err := h.Decide(ctx, req, f.Now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Reason != core.ReasonOK {
+					t.Fatalf("reason %s, want ok", d.Reason)
+				}
+			}
+			desc, err := h.Describe(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if desc.CredentialCacheMax != c.wantMax {
+				t.Errorf("credential_cache_max = %d, want %d", desc.CredentialCacheMax, c.wantMax)
+			}
+			if desc.CachedCredentials != c.wantCached {
+				t.Errorf("cached_credentials = %d, want %d", desc.CachedCredentials, c.wantCached)
+			}
+		})
+	}
 }

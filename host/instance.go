@@ -93,7 +93,28 @@ func (h *Host) newInstance(ctx context.Context) (*instance, error) {
 		inst.close(ctx)
 		return nil, err
 	}
+	if err := inst.setCache(ctx, h.modulePath, h.cacheEntries); err != nil {
+		inst.close(ctx)
+		return nil, err
+	}
 	return inst, nil
+}
+
+// setCache sets the bound of the guest's credential cache. The guest starts with the default
+// bound, so 0 needs no call.
+func (inst *instance) setCache(ctx context.Context, path string, entries int32) error {
+	if entries == 0 {
+		return nil
+	}
+	fn := inst.module.ExportedFunction(leanabi.ExportSetCache)
+	if fn == nil {
+		return fmt.Errorf("%s does not export %s: build it from ./wasm with 'make build'", path, leanabi.ExportSetCache)
+	}
+	inst.stack[0] = api.EncodeI32(entries)
+	if err := fn.CallWithStack(ctx, inst.stack); err != nil {
+		return inst.trapError(leanabi.ExportSetCache, err)
+	}
+	return nil
 }
 
 func (inst *instance) checkVersion(ctx context.Context, path string) error {

@@ -75,3 +75,6 @@ func leanDecide(n uint32) uint64 {
 	out := instance.decideLean(n)
 	return leanabi.Pack(pointer(out), uint32(len(out)))
 }
+
+//go:wasmexport lean_set_credential_cache
+func leanSetCredentialCache(entries int32) { instance.setCache(int(entries)) }

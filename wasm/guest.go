@@ -39,8 +39,8 @@ type guest struct {
 	validator *core.Validator
 	info      core.BundleInfo
 	loadErr   error
-	// cache skips the SHA-256 of credentials already found in the bundle's store. It is
-	// dropped on every load and, by core, whenever the validator changes.
+	// cache skips the SHA-256 of credentials already found in the bundle's store; nil when
+	// turned off. It is dropped on every load and, by core, whenever the validator changes.
 	cache *core.CredentialCache
 
 	// in is the lean request buffer; out and message hold the last lean result.
@@ -63,7 +63,9 @@ func newGuest() *guest {
 // it fails closed instead of deciding with an older bundle.
 func (g *guest) load(bundle []byte) error {
 	g.loaded = true
-	g.cache.Reset()
+	if g.cache != nil {
+		g.cache.Reset()
+	}
 	v, info, err := core.DecodeBundle(bundle)
 	if err != nil {
 		g.validator, g.info, g.loadErr = nil, core.BundleInfo{}, err
@@ -71,6 +73,16 @@ func (g *guest) load(bundle []byte) error {
 	}
 	g.validator, g.info, g.loadErr = v, info, nil
 	return nil
+}
+
+// setCache replaces the credential cache with an empty one bounded to entries credentials:
+// the default bound for 0, and no cache for a negative value.
+func (g *guest) setCache(entries int) {
+	if entries < 0 {
+		g.cache = nil
+		return
+	}
+	g.cache = core.NewCredentialCache(entries, 0)
 }
 
 // loadConfig loads the bundle from the config value once per instance and returns the load
@@ -126,6 +138,10 @@ type Description struct {
 	Digest    string `json:"digest,omitempty"`
 	Tokens    int    `json:"tokens"`
 	Endpoints int    `json:"endpoints"`
+	// CredentialCacheMax is the bound of the instance's credential cache in credentials, 0
+	// when the cache is off; CachedCredentials is the number it holds.
+	CredentialCacheMax int `json:"credential_cache_max"`
+	CachedCredentials  int `json:"cached_credentials"`
 	// Error is the load failure message when the instance holds no valid bundle.
 	Error string `json:"error,omitempty"`
 }
@@ -139,6 +155,9 @@ func (g *guest) describeJSON() ([]byte, error) {
 		Digest:         g.info.Digest,
 		Tokens:         g.info.Tokens,
 		Endpoints:      g.info.Endpoints,
+	}
+	if g.cache != nil {
+		d.CredentialCacheMax, d.CachedCredentials = g.cache.MaxEntries(), g.cache.Len()
 	}
 	switch {
 	case g.loadErr != nil:

@@ -15,6 +15,11 @@
 //	                                a packed error message, with length 0 on success
 //	lean_decide(n i32) -> i64       decides the request held in the first n buffer bytes;
 //	                                returns a packed decision
+//	lean_set_credential_cache(entries i32)
+//	                                bounds the instance's credential cache to entries
+//	                                credentials and empties it: 0 restores the default
+//	                                ([core.DefaultCredentialCacheEntries]) and a negative
+//	                                value turns the cache off
 //
 // The buffer keeps its address and size until the next lean_buffer call, so a host may write
 // any later input of at most n bytes to the same pointer without asking again.
@@ -49,9 +54,9 @@ import (
 	"github.com/tokengate/tokengate/core"
 )
 
-// Version is the layout version that lean_abi_version returns. It changes whenever a layout in
-// this package changes.
-const Version = 1
+// Version is the ABI version that lean_abi_version returns. It changes whenever a layout in
+// this package changes or an export is added or changed.
+const Version = 2
 
 // Names of the lean ABI exports.
 const (
@@ -59,6 +64,7 @@ const (
 	ExportBuffer     = "lean_buffer"
 	ExportLoadBundle = "lean_load_bundle"
 	ExportDecide     = "lean_decide"
+	ExportSetCache   = "lean_set_credential_cache"
 )
 
 // DecisionHeaderSize is the size of the fixed part of an encoded decision.
