@@ -38,21 +38,27 @@ test: deps build
 	$(GO) test -short ./...
 	$(GO) test -short -race -run 'Hammer|Concurrent' ./host
 
-# Benchmarks (package bench): the Go benchmarks, the Node runtime, then the gateway load runs
-# in benchreport, which writes docs/benchmarks.md. About 10 minutes on 2 cores; run it on an
-# otherwise idle machine, because the figures are wall times.
+# Benchmarks (package bench): the Go benchmarks, core's own benchmarks natively and as wasip1
+# under wazero, the Node runtime, then the gateway load runs in benchreport, which writes
+# docs/benchmarks.md. About 15 minutes on 2 cores; run it on an otherwise idle machine,
+# because the figures are wall times.
 BENCHOUT := $(BUILD)/bench
 bench: build
 	mkdir -p $(BENCHOUT)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 60m ./bench > $(BENCHOUT)/go.txt; \
 		status=$$?; cat $(BENCHOUT)/go.txt; exit $$status
+	$(GO) test -run '^$$' -bench 'Decide' -benchmem -count 1 ./core > $(BENCHOUT)/parts-native.txt
+	$(GO) build -o $(BUILD)/wasirun ./internal/wasirun
+	$(WASMENV) $(GO) test -exec "$(CURDIR)/$(BUILD)/wasirun" -run '^$$' -bench 'Decide' -benchmem -count 1 ./core \
+		> $(BENCHOUT)/parts-wasm.txt
 	$(GO) run ./bench/cmd/benchreport node-inputs $(BENCHOUT)
 	test -d tests/node/node_modules || (cd tests/node && npm ci)
 	node tests/node/bench.mjs $(BUILD)/tokengate.wasm $(BENCHOUT)/bundle.json $(BENCHOUT)/request.json \
 		> $(BENCHOUT)/node.jsonl 2> $(BENCHOUT)/node.err || \
 		{ cat $(BENCHOUT)/node.err; echo "node benchmark failed; the report shows it as not measured"; }
 	$(GO) run ./bench/cmd/benchreport -go $(BENCHOUT)/go.txt -node $(BENCHOUT)/node.jsonl \
-		-node-log $(BENCHOUT)/node.err -command "make bench" -o docs/benchmarks.md
+		-node-log $(BENCHOUT)/node.err -parts-native $(BENCHOUT)/parts-native.txt \
+		-parts-wasm $(BENCHOUT)/parts-wasm.txt -command "make bench" -o docs/benchmarks.md
 
 # Fuzzing: each fuzz target for FUZZTIME, one after another (15 targets, about 5 minutes at
 # the default). A failing input lands in the package's testdata/fuzz folder.

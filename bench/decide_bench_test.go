@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/tokengate/tokengate/core"
 )
 
 // BenchmarkDecide measures one decision of the allowed request with each tokengate engine,
@@ -19,7 +21,18 @@ func BenchmarkDecide(b *testing.B) {
 			f.Validator.Decide(f.Request, Now)
 		}
 	})
-	b.Run("wasm-lean", func(b *testing.B) { benchmarkLean(b, f) })
+	b.Run("native-cached", func(b *testing.B) {
+		cache := core.NewCredentialCache(0, 0)
+		if d := f.Validator.DecideCached(f.Request, Now, cache); !d.Allow {
+			b.Fatalf("native engine denied the allowed request: %s", d.Reason)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			f.Validator.DecideCached(f.Request, Now, cache)
+		}
+	})
+	b.Run("wasm-lean", func(b *testing.B) { benchmarkLean(b, f, 0) })
+	b.Run("wasm-lean-nocache", func(b *testing.B) { benchmarkLean(b, f, -1) })
 	b.Run("wasm-extism", func(b *testing.B) { benchmarkExtism(b, f) })
 	b.Run("proxywasm", func(b *testing.B) { benchmarkProxyWasm(b, f) })
 }

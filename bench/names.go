@@ -5,10 +5,12 @@ import "fmt"
 // Benchmark names that the report generator reads. The benchmarks in this package's tests
 // register under exactly these names.
 const (
-	DecideNative    = "BenchmarkDecide/native"
-	DecideLean      = "BenchmarkDecide/wasm-lean"
-	DecideExtism    = "BenchmarkDecide/wasm-extism"
-	DecideProxyWasm = "BenchmarkDecide/proxywasm"
+	DecideNative       = "BenchmarkDecide/native"
+	DecideNativeCached = "BenchmarkDecide/native-cached"
+	DecideLean         = "BenchmarkDecide/wasm-lean"
+	DecideLeanNoCache  = "BenchmarkDecide/wasm-lean-nocache"
+	DecideExtism       = "BenchmarkDecide/wasm-extism"
+	DecideProxyWasm    = "BenchmarkDecide/proxywasm"
 
 	PeerOPA   = "BenchmarkPeer/opa"
 	PeerHS256 = "BenchmarkPeer/jwt-hs256"

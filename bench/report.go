@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 )
@@ -34,6 +35,10 @@ type ReportInput struct {
 	Command string
 	Date    time.Time
 	Go      *GoBench
+	// PartsNative and PartsWasm are core's own benchmarks (BenchmarkDecide and
+	// BenchmarkDecideParts in package core), run natively and as wasip1 under wazero; nil when
+	// the run did not take them.
+	PartsNative, PartsWasm *GoBench
 	// Gateway holds the load runs, and GatewayLoad the bounds they ran with. GatewayErr
 	// explains why Gateway is empty.
 	Gateway     []GatewayRow
@@ -52,6 +57,7 @@ func RenderReport(w io.Writer, in ReportInput) error {
 	writeHeader(&b, in)
 	writeTargets(&b, evaluateTargets(in))
 	writeDecide(&b, in.Go)
+	writeParts(&b, in)
 	writeGateway(&b, in)
 	writeColdStart(&b, in)
 	writeScale(&b, in.Go)
@@ -97,8 +103,10 @@ func writeDecide(b *strings.Builder, g *GoBench) {
 	b.WriteString("| engine or peer | time per decision | vs native | B/op | allocs/op |\n| --- | --- | --- | --- | --- |\n")
 	native, _ := g.Metric(DecideNative, "ns/op")
 	rows := []struct{ name, label string }{
-		{DecideNative, "tokengate native (Go core in process)"},
-		{DecideLean, "tokengate wasm, lean ABI (host package on wazero)"},
+		{DecideNative, "tokengate native (Go core in process, `Decide`)"},
+		{DecideNativeCached, "tokengate native with a credential cache (`DecideCached`)"},
+		{DecideLean, "tokengate wasm, lean ABI (host package on wazero, default credential cache)"},
+		{DecideLeanNoCache, "tokengate wasm, lean ABI, credential cache off"},
 		{DecideExtism, "tokengate wasm, Extism Go SDK v1.7.1"},
 		{DecideProxyWasm, "tokengate proxy-wasm filter in proxytest (reference)"},
 		{PeerOPA, "OPA v1.22.4, Rego policy, prepared query"},
@@ -115,9 +123,40 @@ func writeDecide(b *strings.Builder, g *GoBench) {
 		allocs, _ := g.Metric(r.name, "allocs/op")
 		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.0f |\n", r.label, FormatNs(ns), ratio(ns, native), bytes, allocs)
 	}
-	b.WriteString("\nThe lean ABI and the Extism SDK run the same module. A CPU profile of the Extism row shows ")
+	b.WriteString("\nEach row decides the same request over and over, so a credential cache always hits: the ")
+	b.WriteString("cached rows skip the token's SHA-256, which the rows without a cache compute on every call. ")
+	b.WriteString("The wasm module caches by default (`host.Options.CredentialCacheEntries`) because SHA-256 ")
+	b.WriteString("costs microseconds in WebAssembly; `core.Validator.Decide` does not cache.\n\n")
+	b.WriteString("The lean ABI and the Extism SDK run the same module. A CPU profile of the Extism row shows ")
 	b.WriteString("the SDK looking up the export on every call, and wazero then building a call engine with a ")
 	b.WriteString("new stack each time, which is most of its B/op; the JSON input and output add the rest.\n\n")
+}
+
+// writeParts compares core's benchmarks natively and in WebAssembly, which shows where the
+// wasm engines spend their time.
+func writeParts(b *strings.Builder, in ReportInput) {
+	if in.PartsNative == nil || in.PartsWasm == nil {
+		return
+	}
+	b.WriteString("## Where the time goes in WebAssembly\n\n")
+	b.WriteString("Core's own benchmarks (package core, `BenchmarkDecide` and `BenchmarkDecideParts`), run ")
+	b.WriteString("natively and built with `GOOS=wasip1` under wazero through `internal/wasirun`. The request ")
+	b.WriteString("of these benchmarks has two or three header fields, so the totals differ from the table above.\n\n")
+	b.WriteString("| benchmark | native | wasm | wasm / native |\n| --- | --- | --- | --- |\n")
+	names := make([]string, 0, len(in.PartsNative.Results))
+	for name := range in.PartsNative.Results {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		native, _ := in.PartsNative.Metric(name, "ns/op")
+		wasm, ok := in.PartsWasm.Metric(name, "ns/op")
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", strings.TrimPrefix(name, "Benchmark"), FormatNs(native), FormatNs(wasm), ratio(wasm, native))
+	}
+	b.WriteString("\n")
 }
 
 func writeGateway(b *strings.Builder, in ReportInput) {
@@ -173,7 +212,8 @@ func writeColdStart(b *strings.Builder, in ReportInput) {
 func writeScale(b *strings.Builder, g *GoBench) {
 	b.WriteString("## Store size\n\n")
 	b.WriteString("Each run cycles through up to 4,096 distinct USER tokens spread over the store, so lookups ")
-	b.WriteString("in a large store miss the CPU caches as traffic from many clients does.\n\n")
+	b.WriteString("in a large store miss the CPU caches as traffic from many clients does. The wasm guest's ")
+	b.WriteString("credential cache is off here, so every decision hashes the token and probes the store's index.\n\n")
 	b.WriteString("| engine | tokens | time per decision | vs 10 tokens | Go heap | wasm memory | bundle |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, engine := range []string{"native", "wasm-lean"} {

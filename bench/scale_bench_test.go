@@ -61,7 +61,9 @@ func BenchmarkScale(b *testing.B) {
 		b.Run(fmt.Sprintf("wasm-lean/tokens=%d", n), func(b *testing.B) {
 			f := newScaleFixture(b, n)
 			pages, load := probeBundleLoad(b, f.bundle)
-			h := newLeanHost(b, f.bundle, maxMemoryPages)
+			// The credential cache is off, so that every decision probes the store's index,
+			// which is what the store size changes.
+			h := newLeanHost(b, f.bundle, maxMemoryPages, -1)
 			ctx := context.Background()
 			benchmarkRotation(b, RotationRequests(n), func(req core.Request) bool {
 				d, err := h.Decide(ctx, req, Now)

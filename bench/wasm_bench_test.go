@@ -40,14 +40,15 @@ func readModule(b *testing.B, path string) []byte {
 	return wasm
 }
 
-// newLeanHost opens the host package on the lean module with one instance.
-func newLeanHost(b *testing.B, bundle []byte, memoryPages uint32) *host.Host {
+// newLeanHost opens the host package on the lean module with one instance, whose credential
+// cache holds cacheEntries credentials (see host.Options.CredentialCacheEntries).
+func newLeanHost(b *testing.B, bundle []byte, memoryPages uint32, cacheEntries int) *host.Host {
 	b.Helper()
 	readModule(b, leanModulePath)
 	ctx := context.Background()
 	h, err := host.New(ctx, host.Options{
 		ModulePath: leanModulePath, Bundle: bundle, PoolSize: 1,
-		MemoryLimitPages: memoryPages, Logger: quietLogger,
+		MemoryLimitPages: memoryPages, Logger: quietLogger, CredentialCacheEntries: cacheEntries,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -56,12 +57,14 @@ func newLeanHost(b *testing.B, bundle []byte, memoryPages uint32) *host.Host {
 	return h
 }
 
-func benchmarkLean(b *testing.B, f *Fixture) {
+// benchmarkLean decides the allowed request through the host package, with the guest's
+// credential cache bounded to cacheEntries credentials: the default for 0, off for -1.
+func benchmarkLean(b *testing.B, f *Fixture, cacheEntries int) {
 	bundle, err := f.Bundle()
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := newLeanHost(b, bundle, 0)
+	h := newLeanHost(b, bundle, 0, cacheEntries)
 	ctx := context.Background()
 	if d, err := h.Decide(ctx, f.Request, Now); err != nil || !d.Allow {
 		b.Fatalf("lean host denied the allowed request: %s (error %v)", d.Reason, err)

@@ -31,6 +31,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 // options are the command-line settings.
 type options struct {
 	goOutput, nodeOutput, nodeLog       string
+	partsNative, partsWasm              string
 	output, command                     string
 	binary, policy, modules, gatewayLog string
 	engines                             string
@@ -45,6 +46,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.goOutput, "go", "", "`file` with the output of go test -bench (required)")
 	fs.StringVar(&o.nodeOutput, "node", "", "`file` with the JSON lines of tests/node/bench.mjs; none when empty")
 	fs.StringVar(&o.nodeLog, "node-log", "", "`file` with the standard error of the Node script, quoted when it produced no results")
+	fs.StringVar(&o.partsNative, "parts-native", "", "`file` with the output of core's benchmarks run natively; none when empty")
+	fs.StringVar(&o.partsWasm, "parts-wasm", "", "`file` with the output of core's benchmarks run as wasip1 under wazero; none when empty")
 	fs.StringVar(&o.output, "o", "docs/benchmarks.md", "report `file` to write")
 	fs.StringVar(&o.command, "command", "make bench", "command `line` to print as the source of the figures")
 	fs.BoolVar(&o.gateway, "gateway", true, "run the gateway load comparison")
@@ -117,6 +120,14 @@ func collect(ctx context.Context, o options, stderr io.Writer) (bench.ReportInpu
 	if in.Go, err = bench.ParseGoBench(bytes.NewReader(data)); err != nil {
 		return in, err
 	}
+	if o.partsNative != "" && o.partsWasm != "" {
+		if in.PartsNative, err = readGoBench(o.partsNative); err != nil {
+			return in, err
+		}
+		if in.PartsWasm, err = readGoBench(o.partsWasm); err != nil {
+			return in, err
+		}
+	}
 	in.Modules = moduleSizes(o.modules)
 	in.Node, in.NodeErr = readNode(o.nodeOutput)
 	if in.NodeErr != "" {
@@ -132,6 +143,19 @@ func collect(ctx context.Context, o options, stderr io.Writer) (bench.ReportInpu
 	// Read last, so the load average covers the gateway runs too.
 	in.Machine = bench.ReadMachine()
 	return in, nil
+}
+
+// readGoBench reads and parses a file of go test -bench output.
+func readGoBench(path string) (*bench.GoBench, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read go test output: %w", err)
+	}
+	g, err := bench.ParseGoBench(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
 }
 
 // moduleSizes stats the built modules in dir, skipping those not built.
