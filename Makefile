@@ -22,12 +22,13 @@ $(BUILD)/tokengate-proxywasm.wasm: FORCE
 FORCE:
 
 # Demo. The first run writes a policy and a store with demo tokens to state/ and prints their
-# secrets and curl commands. Then the gateway serves them, with the mock upstream in place of
-# the Client API.
+# secrets and curl commands. Then the gateway serves them on ADDR, with the mock upstream in
+# place of the Client API. Another address: make run ADDR=127.0.0.1:18080.
+ADDR ?= 127.0.0.1:8080
 run: build
-	./$(BUILD)/tokengate demo --state state
-	@echo "Starting tokengate serve on http://127.0.0.1:8080 with the mock upstream; Ctrl-C stops it."
-	exec ./$(BUILD)/tokengate serve --mock-upstream --policy state/scopes.yaml --store state/tokens.json
+	./$(BUILD)/tokengate demo --state state --addr $(ADDR)
+	@echo "Starting tokengate serve on http://$(ADDR) with the mock upstream; Ctrl-C stops it."
+	exec ./$(BUILD)/tokengate serve --mock-upstream --listen $(ADDR) --policy state/scopes.yaml --store state/tokens.json
 
 # Debian packages (nginx, Caddy, Node.js) and npm packages for the tests that use them.
 deps:

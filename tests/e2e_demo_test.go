@@ -133,3 +133,30 @@ func TestServe_DemoCurlCommands(t *testing.T) {
 		t.Errorf("the second demo run printed a secret:\n%s", again)
 	}
 }
+
+// TestDemo_CreateHintNamesBinary checks that the demo prints its token create command with the
+// path the binary was started as, and that the command works when run that way.
+func TestDemo_CreateHintNamesBinary(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	stdout, stderr, code := runTokengate(t, "demo", "--state", state, "--policy", policyPath)
+	if code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	var hint string
+	for _, line := range strings.Split(stdout, "\n") {
+		if rest, ok := strings.CutPrefix(line, binary+" token create "); ok {
+			hint = rest
+		}
+	}
+	if hint == "" {
+		t.Fatalf("demo printed no command that starts with %s token create:\n%s", binary, stdout)
+	}
+	// The hint quotes only its description, which the test restores as one argument.
+	before, description, _ := strings.Cut(hint, " --description '")
+	description, after, _ := strings.Cut(description, "' ")
+	args := append([]string{"token", "create"}, strings.Fields(before)...)
+	args = append(append(args, "--description", description), strings.Fields(after)...)
+	if _, stderr, code := runTokengate(t, args...); code != 0 {
+		t.Errorf("the printed token create command exited %d: %s", code, stderr)
+	}
+}

@@ -111,6 +111,37 @@ func TestServe_CorruptStoreKeepsPrevious(t *testing.T) {
 	waitReason(t, s, f, "revoked_token")
 }
 
+// TestServe_StoreOthersCanWrite checks that a reload rejects a store that others can write and
+// keeps the previous one, and that the chmod that fixes the mode loads the new store.
+func TestServe_StoreOthersCanWrite(t *testing.T) {
+	f := loadCases(t)
+	store := currentStoreFile(t, f)
+	s := startServe(t, "--mock-upstream", "--policy", policyPath, "--store", store)
+
+	if err := os.Chmod(store, 0o646); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(revokedStore(t, f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WriteFile keeps the mode of the existing file.
+	if err := os.WriteFile(store, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.logs.waitFor("run chmod o-w "+store, reloadTimeout, s.exited); err != nil {
+		t.Fatalf("%v\nlog:\n%s", err, s.logs)
+	}
+	if status, reason := searchAs(t, s, f, "tok_user"); status != 200 {
+		t.Errorf("after the store became writable by others: %d %s, want 200 from the previous store", status, reason)
+	}
+
+	if err := os.Chmod(store, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitReason(t, s, f, "revoked_token")
+}
+
 // TestServe_SIGHUP reaches the store through a symlink whose target lives in a folder the
 // watcher does not watch, so only SIGHUP can make the change take effect.
 func TestServe_SIGHUP(t *testing.T) {

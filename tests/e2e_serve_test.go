@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -331,6 +332,33 @@ func TestServe_ConfigFileUnknownKey(t *testing.T) {
 	}
 	if !strings.Contains(s.logs.String(), "upstream_url") {
 		t.Errorf("stderr does not name the unknown key:\n%s", s.logs)
+	}
+}
+
+func TestServe_AddressInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f := loadCases(t)
+	s, err := launchServe("--mock-upstream", "--policy", policyPath, "--store", currentStoreFile(t, f),
+		"--listen", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(startTimeout):
+		s.stop(t)
+		t.Fatal("serve did not exit on an address in use")
+	}
+	if code := s.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit code = %d, want 1", code)
+	}
+	want := "listen address " + ln.Addr().String() + " is already in use"
+	if !strings.Contains(s.logs.String(), want) || !strings.Contains(s.logs.String(), "make run ADDR=") {
+		t.Errorf("stderr does not say %q and how to choose another address:\n%s", want, s.logs)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,8 +34,8 @@ const (
 // Limits of Config.MaxHeaderBytes. Below the minimum, ordinary browser requests would be
 // rejected; above the maximum, one connection could hold a large buffer for a header block.
 const (
-	minMaxHeaderBytes = 4 << 10
-	maxMaxHeaderBytes = 16 << 20
+	MinMaxHeaderBytes = 4 << 10
+	MaxMaxHeaderBytes = 16 << 20
 )
 
 // Config is the complete set of serve settings. The YAML keys are the flag names with '_' in
@@ -111,7 +113,7 @@ func LoadConfigFile(path string, base Config) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return base, fmt.Errorf("config file %s: %w", path, err)
+		return base, configYAMLError(path, err)
 	}
 	dir := filepath.Dir(path)
 	cfg := base
@@ -130,6 +132,66 @@ func LoadConfigFile(path string, base Config) (Config, error) {
 	}
 	setString(&cfg.LogLevel, f.LogLevel)
 	return cfg, nil
+}
+
+// configKeys lists the keys of a config file, in the order of fileConfig's fields.
+func configKeys() []string {
+	t := reflect.TypeFor[fileConfig]()
+	keys := make([]string, t.NumField())
+	for i := range keys {
+		keys[i] = t.Field(i).Tag.Get("yaml")
+	}
+	return keys
+}
+
+// Messages of go.yaml.in/yaml/v3 that configYAMLError rewrites, because they name Go types.
+var (
+	yamlLineMessage   = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	yamlUnknownKey    = regexp.MustCompile(`^field (\S+) not found in type gateway\.fileConfig$`)
+	yamlWrongType     = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (\\S+)$")
+	yamlExpectedValue = map[string]string{"bool": "true or false", "int": "a whole number", "string": "a single value"}
+	yamlKindOfValue   = map[string]string{"seq": "a list", "map": "a mapping", "str": "a string"}
+)
+
+// configYAMLError rewrites a yaml/v3 error into "file:line: message" lines that name keys and
+// values as the config file spells them, and list the valid keys for an unknown one.
+func configYAMLError(path string, err error) error {
+	var typeErr *yaml.TypeError
+	messages := []string{err.Error()}
+	if errors.As(err, &typeErr) {
+		messages = typeErr.Errors
+	}
+	for i, m := range messages {
+		messages[i] = configYAMLMessage(path, m)
+	}
+	return fmt.Errorf("invalid config file: %s", strings.Join(messages, "; "))
+}
+
+func configYAMLMessage(path, msg string) string {
+	m := yamlLineMessage.FindStringSubmatch(msg)
+	if m == nil {
+		return path + ": " + strings.TrimPrefix(msg, "yaml: ")
+	}
+	line, text := m[1], m[2]
+	if k := yamlUnknownKey.FindStringSubmatch(text); k != nil {
+		text = fmt.Sprintf("unknown key %q: want one of %s", k[1], strings.Join(configKeys(), ", "))
+	} else if w := yamlWrongType.FindStringSubmatch(text); w != nil {
+		got := yamlKindOfValue[w[1]]
+		if got == "" {
+			got = "a " + w[1]
+		}
+		if w[2] != "" {
+			got = fmt.Sprintf("%q", w[2])
+		}
+		want, ok := yamlExpectedValue[w[3]]
+		if w[3] == "gateway.fileConfig" {
+			want, ok = "a mapping of keys such as listen and store", true
+		}
+		if ok {
+			text = fmt.Sprintf("invalid value: want %s, not %s", want, got)
+		}
+	}
+	return fmt.Sprintf("%s:%s: %s", path, line, text)
 }
 
 func setString(dst, v *string) {
@@ -165,7 +227,7 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.MockUpstream && c.Upstream != "" {
-		return fmt.Errorf("both an upstream (%s) and the mock upstream are set: choose one", c.Upstream)
+		return fmt.Errorf("both an upstream (%s) and the mock upstream are set: choose one", RedactURL(c.Upstream))
 	}
 	if c.MockUpstream && c.MockListen == "" {
 		return errors.New("mock upstream address is empty: set --mock-listen, such as 127.0.0.1:9000")
@@ -195,8 +257,8 @@ func (c Config) Validate() error {
 	if err := checkServeEngine(c.Engine); err != nil {
 		return err
 	}
-	if c.MaxHeaderBytes < minMaxHeaderBytes || c.MaxHeaderBytes > maxMaxHeaderBytes {
-		return fmt.Errorf("max header bytes %d is out of range: use %d to %d", c.MaxHeaderBytes, minMaxHeaderBytes, maxMaxHeaderBytes)
+	if c.MaxHeaderBytes < MinMaxHeaderBytes || c.MaxHeaderBytes > MaxMaxHeaderBytes {
+		return fmt.Errorf("max header bytes %d is out of range: use %d to %d", c.MaxHeaderBytes, MinMaxHeaderBytes, MaxMaxHeaderBytes)
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err
@@ -250,23 +312,92 @@ func checkListenAddress(setting, addr string) error {
 
 // ParseUpstream checks an upstream base URL: http or https, a host, and no query, fragment or
 // user information. A trailing slash is dropped, because the request path supplies its own.
+// Errors show the URL through [RedactURL], because its user information or query may hold a
+// credential.
 func ParseUpstream(raw string) (*url.URL, error) {
+	redactedURL := RedactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("upstream %q: %w", raw, err)
+		// A *url.Error repeats the whole URL, and its cause may quote a part of it, such as
+		// `invalid port ":pass" after host`. So the cause is shown only when nothing was hidden.
+		if redactedURL != raw {
+			return nil, fmt.Errorf("upstream %q is not a valid URL: use a URL such as https://api.example.com", redactedURL)
+		}
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
+		return nil, fmt.Errorf("upstream %q: %w", redactedURL, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("upstream %q: scheme must be http or https", raw)
+		return nil, fmt.Errorf("upstream %q: scheme must be http or https", redactedURL)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("upstream %q: missing host: use a URL such as https://api.example.com", raw)
+		return nil, fmt.Errorf("upstream %q: missing host: use a URL such as https://api.example.com", redactedURL)
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil || u.Opaque != "" {
-		return nil, fmt.Errorf("upstream %q: use a base URL without query, fragment or user information", raw)
+		note := ""
+		if redactedURL != raw {
+			note = " (the parts shown as " + redacted + " are hidden because they may hold a credential)"
+		}
+		return nil, fmt.Errorf("upstream %q: use a base URL without query, fragment or user information%s", redactedURL, note)
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u, nil
+}
+
+// redacted replaces the parts of a URL that RedactURL hides.
+const redacted = "xxxxx"
+
+// RedactURL returns raw with the user information, the query values and the fragment replaced
+// by xxxxx, for messages and logs. [url.URL.Redacted] hides only the password, but a user
+// name, a query value such as ?key=... and a fragment may hold a credential too. It works on
+// the text, so it also hides those parts in a URL that does not parse. The last '@' counts
+// as the end of the user information, even in a path or query, so that a password with an
+// unescaped '/', '?' or '#' stays hidden. An '@' elsewhere therefore hides more than needed.
+func RedactURL(raw string) string {
+	var out strings.Builder
+	rest := raw
+	if scheme, afterScheme, ok := strings.Cut(raw, "://"); ok {
+		out.WriteString(scheme + "://")
+		rest = afterScheme
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		out.WriteString(redacted)
+		rest = rest[at:]
+	}
+
+	rest, fragment, hasFragment := strings.Cut(rest, "#")
+	rest, query, hasQuery := strings.Cut(rest, "?")
+	out.WriteString(rest)
+	if hasQuery {
+		out.WriteString("?" + redactQuery(query))
+	}
+	if hasFragment {
+		out.WriteString("#")
+	}
+	if fragment != "" {
+		out.WriteString(redacted)
+	}
+	return out.String()
+}
+
+// redactQuery keeps the names of a query's parameters and replaces their values with xxxxx.
+// A parameter without '=' is all value, such as a bare key, so it is replaced whole.
+func redactQuery(query string) string {
+	if query == "" {
+		return ""
+	}
+	params := strings.Split(query, "&")
+	for i, p := range params {
+		if name, _, ok := strings.Cut(p, "="); ok {
+			params[i] = name + "=" + redacted
+		} else if p != "" {
+			params[i] = redacted
+		}
+	}
+	return strings.Join(params, "&")
 }
 
 // ParseLogLevel returns the slog level named debug, info, warn or error.

@@ -55,8 +55,11 @@ func TestLoadConfigFile_Errors(t *testing.T) {
 		content string
 		want    string
 	}{
-		{"unknown key", "listen: 127.0.0.1:1\nlisten_port: 9\n", "listen_port"},
-		{"wrong type", "shadow: maybe\n", "maybe"},
+		{"unknown key", "listen: 127.0.0.1:1\nlisten_port: 9\n", `:2: unknown key "listen_port": want one of listen, upstream, mock_upstream, mock_listen, ` +
+			"policy, store, engine, modules, cache_dir, shadow, max_header_bytes, log_level"},
+		{"wrong type", "shadow: maybe\n", `:1: invalid value: want true or false, not "maybe"`},
+		{"list for a number", "max_header_bytes: [1]\n", ":1: invalid value: want a whole number, not a list"},
+		{"list at the top", "- listen\n", ":1: invalid value: want a mapping of keys such as listen and store, not a list"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -66,8 +69,13 @@ func TestLoadConfigFile_Errors(t *testing.T) {
 			if err == nil {
 				t.Fatal("LoadConfigFile succeeded, want an error")
 			}
-			if !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
-				t.Errorf("error = %q, want it to name %q and the file", err, c.want)
+			if !strings.Contains(err.Error(), path+c.want) {
+				t.Errorf("error = %q, want it to contain %q after the file name", err, c.want)
+			}
+			for _, goName := range []string{"gateway.", "fileConfig", "not found in type"} {
+				if strings.Contains(err.Error(), goName) {
+					t.Errorf("error = %q, want no Go detail such as %q", err, goName)
+				}
 			}
 		})
 	}
@@ -134,5 +142,49 @@ func TestParseUpstream_TrimsSlash(t *testing.T) {
 	}
 	if u.EscapedPath() != "/rest" {
 		t.Errorf("path = %q, want /rest", u.EscapedPath())
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	cases := []struct{ raw, want string }{
+		{"https://api.example.com/rest", "https://api.example.com/rest"},
+		{"http://svc:hunter2@127.0.0.1:1/", "http://xxxxx@127.0.0.1:1/"},
+		{"http://svc@127.0.0.1:1/", "http://xxxxx@127.0.0.1:1/"},
+		{"http://127.0.0.1:1/?key=s3cr3t&mode=x", "http://127.0.0.1:1/?key=xxxxx&mode=xxxxx"},
+		{"http://127.0.0.1:1/?s3cr3t", "http://127.0.0.1:1/?xxxxx"},
+		{"http://127.0.0.1:1/?", "http://127.0.0.1:1/?"},
+		{"http://127.0.0.1:1/#s3cr3t", "http://127.0.0.1:1/#xxxxx"},
+		{"http://a:b@c@127.0.0.1:1/%zz?k=v", "http://xxxxx@127.0.0.1:1/%zz?k=xxxxx"},
+		{"svc:hunter2@127.0.0.1:1/", "xxxxx@127.0.0.1:1/"},
+		{"http://svc:hun#ter?2@127.0.0.1:1/", "http://xxxxx@127.0.0.1:1/"},
+		{"http://svc:hun/ter2@127.0.0.1:1/?k=v#f", "http://xxxxx@127.0.0.1:1/?k=xxxxx#xxxxx"},
+	}
+	for _, c := range cases {
+		if got := RedactURL(c.raw); got != c.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", c.raw, got, c.want)
+		}
+	}
+}
+
+func TestParseUpstream_ErrorsHideCredentials(t *testing.T) {
+	for _, raw := range []string{
+		"http://svc:hunter2@127.0.0.1:1/",
+		"http://127.0.0.1:1/?key=hunter2",
+		"http://127.0.0.1:1/#hunter2",
+		"http://svc:hunter2@127.0.0.1:1/%zz",
+		"http://svc:hunter2@[::1/",
+		"ftp://svc:hunter2@127.0.0.1/",
+		"http://svc:hunter2@/",
+		"http://svc:hunt#er2@127.0.0.1:1/",
+		"http://svc:hunt/er2@127.0.0.1:1/",
+	} {
+		_, err := ParseUpstream(raw)
+		if err == nil {
+			t.Errorf("ParseUpstream(%q) succeeded, want an error", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunt") || strings.Contains(err.Error(), "er2") || strings.Contains(err.Error(), "svc") {
+			t.Errorf("ParseUpstream(%q): error %q repeats the credential", raw, err)
+		}
 	}
 }

@@ -89,6 +89,12 @@ func (g *Gateway) SetUpstream(u *url.URL) {
 // file change). Requests already running finish on the version they started with, and its
 // engine is closed after they end.
 func (g *Gateway) Reload(ctx context.Context, cause string) error {
+	return g.reload(ctx, cause, true)
+}
+
+// reload is Reload, with the log line of a failure left to the caller when logFailure is
+// false, so that an error that the caller logs anyway appears once.
+func (g *Gateway) reload(ctx context.Context, cause string, logFailure bool) error {
 	g.reloadMu.Lock()
 	defer g.reloadMu.Unlock()
 	start := time.Now()
@@ -97,7 +103,9 @@ func (g *Gateway) Reload(ctx context.Context, cause string) error {
 	c, err := compile(g.cfg)
 	if err != nil {
 		g.metrics.observeReload(false)
-		g.logReloadError(cause, old, err)
+		if logFailure {
+			g.logReloadError(cause, old, err)
+		}
 		return err
 	}
 	if old != nil && old.info.Digest == c.info.Digest {
@@ -109,7 +117,9 @@ func (g *Gateway) Reload(ctx context.Context, cause string) error {
 	v, err := c.open(ctx, g.cfg)
 	if err != nil {
 		g.metrics.observeReload(false)
-		g.logReloadError(cause, old, err)
+		if logFailure {
+			g.logReloadError(cause, old, err)
+		}
 		return err
 	}
 

@@ -83,6 +83,10 @@ func TestReload_InvalidFilesKeepPrevious(t *testing.T) {
 			}
 		}, "because a file is missing"},
 		{"invalid policy", func(t *testing.T, cfg Config) { writeFile(t, cfg.Policy, "scopes:\n  NOPE: {}\n") }, "NOPE"},
+		{"store writable by others", func(t *testing.T, cfg Config) {
+			writeStore(t, cfg.Store, revokedTokens())
+			chmod(t, cfg.Store, 0o666)
+		}, "users other than its owner can write it and add tokens: run chmod go-w"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -209,6 +213,49 @@ func TestWatch_ReloadsOnFileChange(t *testing.T) {
 	if !strings.Contains(f.logs.String(), `"cause":"file change"`) {
 		t.Errorf("log lacks a reload caused by the file change:\n%s", f.logs.String())
 	}
+}
+
+// chmod sets the mode of the file at path.
+func chmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatch_ReloadsAfterModeFix checks that a store that others can write is rejected on
+// reload, and that the chmod that fixes its mode reloads it.
+func TestWatch_ReloadsAfterModeFix(t *testing.T) {
+	f := newFixture(t, "native")
+	stop, err := f.gw.Watch(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+
+	chmod(t, f.cfg.Store, 0o646)
+	store, err := core.NewStore(revokedTokens())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// WriteFile keeps the mode of the existing file.
+	writeFile(t, f.cfg.Store, string(data))
+	waitFor(t, 5*time.Second, "the failed reload of a store that others can write", func() bool {
+		return strings.Contains(f.logs.String(), "run chmod o-w "+f.cfg.Store)
+	})
+	if status, reason := searchStatus(t, f); status != 200 {
+		t.Errorf("after a store that others can write: status %d (%s), want 200 from the previous store", status, reason)
+	}
+
+	chmod(t, f.cfg.Store, 0o600)
+	waitFor(t, 5*time.Second, "the revoked token to be rejected after the chmod", func() bool {
+		_, reason := searchStatus(t, f)
+		return reason == "revoked_token"
+	})
 }
 
 func TestHealthz_Configured(t *testing.T) {

@@ -28,12 +28,19 @@ const (
 // Run serves the gateway on cfg.Listen until ctx is done or the process gets SIGINT or
 // SIGTERM, and then stops gracefully. SIGHUP and changes to the policy or store file reload
 // the configuration. It returns an error when the settings are invalid, the first load fails
-// or the listener cannot be opened.
+// or the listener cannot be opened. Run does not log the errors it returns.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	g, err := New(cfg, logger)
 	if err != nil {
 		return err
 	}
+	// Listen first, so that an address in use fails at once rather than after the engine
+	// has loaded. Serve closes the listener too, and the second close does nothing.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return listenError("listen", cfg.Listen, err, "--listen (for make run: make run ADDR=127.0.0.1:18080)")
+	}
+	defer ln.Close()
 	var mock *http.Server
 	if cfg.MockUpstream {
 		mock, err = g.startMock()
@@ -42,15 +49,11 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		}
 		defer mock.Close()
 	}
-	if err := g.Reload(ctx, "start"); err != nil {
-		return err
+	if err := g.reload(ctx, "start", false); err != nil {
+		return fmt.Errorf("load configuration: %w", err)
 	}
 	defer g.Close()
 
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	srv := &http.Server{
 		Handler:           g,
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
@@ -60,7 +63,6 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	}
 	stopWatch, err := g.Watch(ctx)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer stopWatch()
@@ -116,7 +118,7 @@ func (g *Gateway) shutdown(srv *http.Server) error {
 func (g *Gateway) startMock() (*http.Server, error) {
 	ln, err := net.Listen("tcp", g.cfg.MockListen)
 	if err != nil {
-		return nil, fmt.Errorf("start mock upstream: %w", err)
+		return nil, listenError("mock upstream", g.cfg.MockListen, err, "--mock-listen, or port 0 for any free port")
 	}
 	srv := &http.Server{
 		Handler:           NewMockUpstream(g.Policy),
@@ -131,4 +133,15 @@ func (g *Gateway) startMock() (*http.Server, error) {
 	g.SetUpstream(&url.URL{Scheme: "http", Host: ln.Addr().String()})
 	g.log.Info("mock upstream started", "addr", ln.Addr().String())
 	return srv, nil
+}
+
+// listenError describes a failure of the listener ("listen" or "mock upstream") to listen on
+// addr. An address in use, the usual failure of a second `make run`, gets a hint: fix names
+// the flag that chooses another address.
+func listenError(listener, addr string, err error, fix string) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%s address %s is already in use, perhaps by another tokengate: stop that process, or choose a free address with %s",
+			listener, addr, fix)
+	}
+	return fmt.Errorf("%s on %s: %w", listener, addr, err)
 }

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -39,7 +38,7 @@ func compile(cfg Config) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	store, err := loadStore(cfg.Store)
+	store, err := policyfile.LoadStore(cfg.Store)
 	if err != nil {
 		return nil, err
 	}
@@ -62,17 +61,4 @@ func (c *compiled) open(ctx context.Context, cfg Config) (*version, error) {
 		return nil, fmt.Errorf("open engine %s: %w", cfg.Engine, err)
 	}
 	return &version{engine: e, engineName: cfg.Engine, policy: c.policy, info: c.info, loadedAt: time.Now()}, nil
-}
-
-// loadStore reads and parses a token store file.
-func loadStore(path string) (*core.Store, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read store: %w", err)
-	}
-	store, err := core.ParseStore(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return store, nil
 }

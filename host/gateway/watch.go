@@ -74,7 +74,9 @@ func (g *Gateway) watchLoop(ctx context.Context, w *fsnotify.Watcher, targets ma
 			if !ok {
 				return
 			}
-			if !targets[filepath.Clean(ev.Name)] || ev.Op == fsnotify.Chmod {
+			// A chmod counts as a change too: a store that others can write is rejected, so
+			// the chmod that fixes its mode must start a reload.
+			if !targets[filepath.Clean(ev.Name)] {
 				continue
 			}
 			g.log.Debug("watched file changed", "file", ev.Name, "op", ev.Op.String())

@@ -4,6 +4,9 @@
 // the anonymous and public endpoint lists and the global options. Errors have the form
 // "file:line: message" and name the offending value; only a missing scopes map and an empty
 // file have no line to name. A file that fails any check yields no policy at all.
+//
+// [LoadStore] reads the other input of every engine, the JSON token store file, with the
+// checks and messages that the commands and the gateway share.
 package policyfile
 
 import (

@@ -87,7 +87,7 @@ func (a *Admin) lockTimeout() time.Duration {
 // requireAdmin returns an ErrForbidden error unless actor is an admin.
 func (a *Admin) requireAdmin(actor string) error {
 	if !a.Roles.IsAdmin(actor) {
-		return fmt.Errorf("%w: %q is not an admin in the roles file: ask a workspace admin, or add the email under admins", ErrForbidden, actor)
+		return fmt.Errorf("%w: %q is not an admin in the roles file %s: ask a workspace admin, or add the email under admins there", ErrForbidden, actor, a.Roles.Name())
 	}
 	return nil
 }
@@ -96,7 +96,7 @@ func (a *Admin) requireAdmin(actor string) error {
 // names the action as doing.
 func (a *Admin) requireSuperAdmin(actor, doing string) error {
 	if !a.Roles.IsSuperAdmin(actor) {
-		return fmt.Errorf("%w: only a super admin may %s, and %q is not one: ask a super admin", ErrForbidden, doing, actor)
+		return fmt.Errorf("%w: only a super admin may %s, and %q is not one in the roles file %s: ask a super admin", ErrForbidden, doing, actor, a.Roles.Name())
 	}
 	return nil
 }
@@ -185,7 +185,7 @@ func (a *Admin) checkCreate(req *CreateRequest) error {
 func checkUser(req *CreateRequest) error {
 	if req.Permission != core.PermissionUser {
 		if req.User != "" {
-			return fmt.Errorf("a %s token has no user, but %q was given: drop the user, or create a USER token", req.Permission, req.User)
+			return fmt.Errorf("%s %s token has no user, but %q was given: drop the user, or create a USER token", article(req.Permission), req.Permission, req.User)
 		}
 		return nil
 	}
@@ -197,6 +197,15 @@ func checkUser(req *CreateRequest) error {
 	}
 	req.User = canonicalEmail(req.User)
 	return nil
+}
+
+// article returns the indefinite article for the permission's name: "an ANONYMOUS token",
+// "a USER token".
+func article(p core.Permission) string {
+	if p == core.PermissionAnonymous {
+		return "an"
+	}
+	return "a"
 }
 
 // checkActAsDomains returns the domains lowercased. It rejects domains on a token that is not

@@ -279,19 +279,19 @@ func TestCreate_Errors(t *testing.T) {
 		forbidden bool
 		expect    string
 	}{
-		{"stranger", func(r *CreateRequest) { r.Actor = stranger }, true, "not an admin"},
+		{"stranger", func(r *CreateRequest) { r.Actor = stranger }, true, "not an admin in the roles file roles.yaml"},
 		{"empty actor", func(r *CreateRequest) { r.Actor = "" }, true, "not an admin"},
 		{"plain admin creates global", func(r *CreateRequest) {
 			r.Permission, r.User = core.PermissionGlobal, ""
-		}, true, "only a super admin may create a GLOBAL token"},
+		}, true, "only a super admin may create a GLOBAL token, and \"ann@example.com\" is not one in the roles file roles.yaml"},
 		{"no permission", func(r *CreateRequest) { r.Permission = 0 }, false, "permission"},
 		{"no scopes", func(r *CreateRequest) { r.Scopes = 0 }, false, "no scopes"},
 		{"user token without user", func(r *CreateRequest) { r.User = "" }, false, "needs the email"},
 		{"user token with malformed user", func(r *CreateRequest) { r.User = "Bob <bob@example.com>" }, false, "not a bare email"},
-		{"anonymous token with user", func(r *CreateRequest) { r.Permission = core.PermissionAnonymous }, false, "has no user"},
+		{"anonymous token with user", func(r *CreateRequest) { r.Permission = core.PermissionAnonymous }, false, "an ANONYMOUS token has no user"},
 		{"global token with user", func(r *CreateRequest) {
 			r.Actor, r.Permission = superAdmin, core.PermissionGlobal
-		}, false, "has no user"},
+		}, false, "a GLOBAL token has no user"},
 		{"domains on a user token", func(r *CreateRequest) { r.ActAsDomains = []string{"example.com"} }, false, "GLOBAL tokens only"},
 		{"invalid domain", func(r *CreateRequest) {
 			r.Actor, r.Permission, r.User, r.ActAsDomains = superAdmin, core.PermissionGlobal, "", []string{"example"}
@@ -596,7 +596,7 @@ func TestUpdate_RejectsStoreItCannotRead(t *testing.T) {
 		{"unknown field", `{"version":1,"tokens":[],"owner":"ops"}`, "unknown field"},
 		{"unknown token field", `{"tokens":[{"id":"tok_a","digest":"` + strings.Repeat("a", 64) + `","permission":"ANONYMOUS","scopes":["SEARCH"],"note":"x"}]}`, "unknown field"},
 		{"newer version", `{"version":2,"tokens":[]}`, "newer"},
-		{"truncated", `{"version":1,"tokens":[`, "unexpected EOF"},
+		{"truncated", `{"version":1,"tokens":[`, "truncated"},
 		{"invalid token", `{"tokens":[{"id":"tok_a","digest":"abc","permission":"ANONYMOUS","scopes":["SEARCH"]}]}`, "digest"},
 	}
 	for _, tt := range tests {
@@ -615,6 +615,33 @@ func TestUpdate_RejectsStoreItCannotRead(t *testing.T) {
 			}
 			if _, err := a.Revoke(plainAdmin, "tok_a"); err == nil {
 				t.Error("Revoke rewrote a store it cannot read")
+			}
+			assertUnchanged(t, a, before)
+		})
+	}
+}
+
+func TestUpdate_RejectsStoreOthersCanWrite(t *testing.T) {
+	for _, mode := range []os.FileMode{0o602, 0o620} {
+		t.Run(mode.String(), func(t *testing.T) {
+			a := newTestAdmin(t)
+			if _, err := a.Create(userRequest()); err != nil {
+				t.Fatal(err)
+			}
+			// Set the mode explicitly, because the umask may clear bits that WriteFile requests.
+			if err := os.Chmod(a.StorePath, mode); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, a)
+			_, err := a.Create(userRequest())
+			if err == nil {
+				t.Fatalf("Create accepted a store with mode %#o", mode)
+			}
+			if !strings.Contains(err.Error(), a.StorePath) || !strings.Contains(err.Error(), "-w "+a.StorePath) {
+				t.Errorf("error %q does not name the file and the chmod that fixes it", err)
+			}
+			if _, err := ReadStore(a.StorePath); err == nil {
+				t.Errorf("ReadStore accepted a store with mode %#o", mode)
 			}
 			assertUnchanged(t, a, before)
 		})

@@ -16,6 +16,8 @@ import (
 // Roles is the set of workspace admins read from a roles file. A super admin is also an admin.
 // Emails compare without regard to case.
 type Roles struct {
+	// name is the file the roles were read from, for error messages.
+	name        string
 	superAdmins map[string]bool
 	admins      map[string]bool
 }
@@ -72,7 +74,7 @@ func ParseRoles(name string, data []byte) (*Roles, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 
-	r := &Roles{superAdmins: map[string]bool{}, admins: map[string]bool{}}
+	r := &Roles{name: name, superAdmins: map[string]bool{}, admins: map[string]bool{}}
 	if err := readEmails(name, "super_admins", &f.SuperAdmins, r.superAdmins); err != nil {
 		return nil, err
 	}
@@ -131,6 +133,9 @@ func readEmails(name, key string, list *yaml.Node, set map[string]bool) error {
 	}
 	return nil
 }
+
+// Name returns the name of the roles file, as given to [LoadRoles] or [ParseRoles].
+func (r *Roles) Name() string { return r.name }
 
 // IsAdmin reports whether email is an admin or a super admin.
 func (r *Roles) IsAdmin(email string) bool { return r.admins[canonicalEmail(email)] }

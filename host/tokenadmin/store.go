@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/tokengate/tokengate/core"
+	"github.com/tokengate/tokengate/host/policyfile"
 	"github.com/tokengate/tokengate/internal/atomicfile"
 )
 
@@ -22,21 +22,10 @@ func LockPath(storePath string) string { return storePath + ".lock" }
 // AuditPath returns the path of the audit log of the store at storePath.
 func AuditPath(storePath string) string { return storePath + ".audit.jsonl" }
 
-// ReadStore reads and validates the store file at path with [core.ParseStore]. A missing file
-// is an error that wraps [fs.ErrNotExist].
+// ReadStore reads and validates the store file at path with [policyfile.LoadStore]. A
+// missing file is an error that wraps [fs.ErrNotExist].
 func ReadStore(path string) (*core.Store, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("store %s not found: check --store, or create the first token with tokengate token create: %w", path, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read store: %w", err)
-	}
-	s, err := core.ParseStore(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
+	return policyfile.LoadStore(path)
 }
 
 // change computes the new token list from the current one at the instant now and returns the

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/tokengate/tokengate/core"
@@ -27,8 +28,17 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tokengate check: unexpected argument %s: check takes flags only, and a request header goes after -H\n", quotedArgument(fs.Arg(0)))
+		return exitUsage
+	}
 	if *storePath == "" || *path == "" {
 		fmt.Fprintln(stderr, "tokengate check: --store and --path are required")
+		return exitUsage
+	}
+	if !isHTTPToken(*method) {
+		fmt.Fprintf(stderr, "tokengate check: --method %q is not an HTTP method: want a token such as GET or POST, "+
+			"of letters, digits and !#$%%&'*+-.^_`|~ without spaces (RFC 9110)\n", *method)
 		return exitUsage
 	}
 	now := time.Now()
@@ -62,6 +72,10 @@ func runBundle(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tokengate bundle: unexpected argument %s: bundle takes flags only\n", quotedArgument(fs.Arg(0)))
+		return exitUsage
+	}
 	if *storePath == "" {
 		fmt.Fprintln(stderr, "tokengate bundle: --store is required")
 		return exitUsage
@@ -85,4 +99,22 @@ func runBundle(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return exitOK
+}
+
+// isHTTPToken reports whether s is an RFC 9110 token, the syntax of a request method: one or
+// more of the letters, digits and !#$%&'*+-.^_`|~.
+func isHTTPToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,29 @@ func cliStore(t *testing.T) (path, secret string) {
 		t.Fatalf("write store: %v", err)
 	}
 	return path, secret
+}
+
+// cliFile writes content to a file named name in a new temporary folder, with mode, and
+// returns its path.
+func cliFile(t *testing.T, name, content string, mode os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Set the mode explicitly, because the umask may clear bits that WriteFile requests.
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// cliChmod sets the mode of the file at path.
+func cliChmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // cliDecision decodes the decision that check prints.
@@ -122,6 +146,10 @@ func TestCheck_Denied(t *testing.T) {
 
 func TestCheck_UsageErrors(t *testing.T) {
 	store, _ := cliStore(t)
+	openStore, _ := cliStore(t)
+	cliChmod(t, openStore, 0o646)
+	groupStore, _ := cliStore(t)
+	cliChmod(t, groupStore, 0o660)
 	cases := []struct {
 		name string
 		args []string
@@ -133,8 +161,22 @@ func TestCheck_UsageErrors(t *testing.T) {
 			`--now "2026-06-01T12:00:00"`},
 		{"missing store", []string{"--path", "/rest/api/v1/search"}, "--store and --path are required"},
 		{"missing path", []string{"--store", store}, "--store and --path are required"},
-		{"unreadable store", []string{"--store", filepath.Join(t.TempDir(), "none.json"), "--path", "/rest/api/v1/search"}, "read store"},
-		{"invalid store", []string{"--store", cliPolicyPath, "--path", "/rest/api/v1/search"}, "scopes.yaml: store:"},
+		{"missing store file", []string{"--store", filepath.Join(t.TempDir(), "none.json"), "--path", "/rest/api/v1/search"},
+			"none.json: file does not exist: check --store, or create the store with 'tokengate token create'"},
+		{"store not JSON", []string{"--store", cliFile(t, "tokens.json", "# a YAML file\n", 0o600), "--path", "/x"},
+			"tokens.json is invalid: line 1: invalid JSON: invalid character '#'"},
+		{"empty store", []string{"--store", cliFile(t, "tokens.json", "", 0o600), "--path", "/x"},
+			"tokens.json is invalid: the file is empty: fix the JSON, or restore the file from a backup"},
+		{"truncated store", []string{"--store", cliFile(t, "tokens.json", `{"version":1,"tokens":[`, 0o600), "--path", "/x"},
+			"tokens.json is invalid: the JSON ends early, so the file may be truncated"},
+		{"store is an array", []string{"--store", cliFile(t, "tokens.json", `[]`, 0o600), "--path", "/x"},
+			"tokens.json is invalid: the top level is a JSON array, want an object"},
+		{"store writable by others", []string{"--store", openStore, "--path", "/x"}, "has mode 0646, so users other than its owner can write it and add tokens: run chmod o-w " + openStore},
+		{"store writable by its group", []string{"--store", groupStore, "--path", "/x"}, "run chmod g-w " + groupStore},
+		{"stray argument", []string{"--store", store, "--path", "/x", "stray"}, `unexpected argument "stray": check takes flags only`},
+		{"method with a space", []string{"--store", store, "--path", "/x", "--method", "PO ST"}, `--method "PO ST" is not an HTTP method`},
+		{"empty method", []string{"--store", store, "--path", "/x", "--method", ""}, `--method "" is not an HTTP method`},
+		{"method with a slash", []string{"--store", store, "--path", "/x", "--method", "GET/1"}, `--method "GET/1" is not an HTTP method`},
 		{"unreadable policy", []string{"--store", store, "--path", "/x", "--policy", filepath.Join(t.TempDir(), "none.yaml")}, "read policy"},
 		{"header without colon", []string{"--store", store, "--path", "/x", "-H", "Authorization"}, `-H: header 1: want 'Name: value'`},
 		{"second header without colon", []string{"--store", store, "--path", "/x", "-H", "Accept: */*", "-H", "Authorization"}, `-H: header 2: want 'Name: value'`},
@@ -170,6 +212,7 @@ func TestCheck_FlagErrorsHideSecret(t *testing.T) {
 		{"header flag joined to value", []string{"-HAuthorization Bearer " + secret}, "flag provided but not defined (not shown"},
 		{"secret as flag name", []string{"-" + secret}, "flag provided but not defined (not shown"},
 		{"secret after three dashes", []string{"---" + secret}, "bad flag syntax (not shown"},
+		{"header pasted without -H", []string{"Authorization: Bearer " + secret}, "unexpected argument (not shown"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -185,6 +228,29 @@ func TestCheck_FlagErrorsHideSecret(t *testing.T) {
 				t.Errorf("stderr %q does not contain %q", stderr, c.want)
 			}
 		})
+	}
+}
+
+func TestFlagErrorMessage(t *testing.T) {
+	cases := []struct {
+		name, err, want string
+	}{
+		{"number", `invalid value "1e9" for flag -max-header-bytes: parse error`,
+			`invalid value "1e9" for flag -max-header-bytes: parse error`},
+		{"boolean", `invalid boolean value "maybe" for -shadow: parse error`,
+			`invalid value "maybe" for flag -shadow: want true or false`},
+		{"header", `invalid value "Authorization: Bearer glean_x" for flag -H: bad`,
+			"invalid value for flag -H (not shown, because it may be a secret): bad"},
+		{"description", `invalid value "glean_x" for flag -description: bad`,
+			"invalid value for flag -description (not shown, because it may be a secret): bad"},
+		{"upstream", `invalid value "http://u:glean_x@h/" for flag -upstream: bad`,
+			"invalid value for flag -upstream (not shown, because it may be a secret): bad"},
+		{"missing argument", "flag needs an argument: -store", "flag needs an argument: -store"},
+	}
+	for _, c := range cases {
+		if got := flagErrorMessage(errors.New(c.err)); got != c.want {
+			t.Errorf("%s: flagErrorMessage(%q) = %q, want %q", c.name, c.err, got, c.want)
+		}
 	}
 }
 
@@ -245,13 +311,18 @@ func TestBundle_StandardOutput(t *testing.T) {
 
 func TestBundle_UsageErrors(t *testing.T) {
 	store, _ := cliStore(t)
+	openStore, _ := cliStore(t)
+	cliChmod(t, openStore, 0o602)
 	cases := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"missing store", nil, "--store is required"},
-		{"unreadable store", []string{"--store", filepath.Join(t.TempDir(), "none.json")}, "read store"},
+		{"missing store file", []string{"--store", filepath.Join(t.TempDir(), "none.json")}, "none.json: file does not exist"},
+		{"truncated store", []string{"--store", cliFile(t, "tokens.json", `{"tokens":[`, 0o600)}, "the JSON ends early"},
+		{"store writable by others", []string{"--store", openStore}, "run chmod o-w " + openStore},
+		{"stray argument", []string{"--store", store, "stray"}, `unexpected argument "stray": bundle takes flags only`},
 		{"output folder missing", []string{"--store", store, "-o", filepath.Join(t.TempDir(), "none", "b.json")}, "write "},
 	}
 	for _, c := range cases {

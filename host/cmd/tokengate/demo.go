@@ -24,15 +24,29 @@ func init() {
 // demoUser is the user that the demo USER token acts as and the GLOBAL token acts as.
 const demoUser = "ann@example.com"
 
-// demoAdmin is the super admin that the demo roles file lists, so that the token commands
-// work on the demo store with --as demoAdmin.
-const demoAdmin = "admin@example.com"
+// The admins that the demo roles file lists, so that the token commands of docs/admin.md work
+// on the demo store as written: a super admin, who may create GLOBAL tokens, and a plain
+// admin, who may not.
+const (
+	demoSuperAdmin = "root@example.com"
+	demoAdmin      = "ann@example.com"
+)
 
 // demoRoles is the content of the demo roles file.
 const demoRoles = `# Workspace roles for tokengate token, written by tokengate demo.
+# See examples/roles.yaml for the format. The super admin may also create GLOBAL tokens.
+super_admins:
+  - ` + demoSuperAdmin + `
+admins:
+  - ` + demoAdmin + `
+`
+
+// oldDemoRoles is the roles file that earlier demos wrote, with one super admin and no plain
+// admin. The demo replaces a file with exactly this content by demoRoles.
+const oldDemoRoles = `# Workspace roles for tokengate token, written by tokengate demo.
 # See examples/roles.yaml for the format.
 super_admins:
-  - ` + demoAdmin + `
+  - admin@example.com
 `
 
 // demoTokenLifetime is how long demo tokens work, so a forgotten demo store stops working.
@@ -57,12 +71,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	storePath := filepath.Join(*state, "tokens.json")
 	rolesPath := filepath.Join(*state, "roles.yaml")
 	if _, err := os.Stat(storePath); err == nil {
-		// A state folder from an older demo may lack the roles file.
-		if err := writeDemoRoles(rolesPath); err != nil {
+		// A state folder from an older demo may lack the roles file or have the old one.
+		if err := writeDemoRoles(stdout, rolesPath); err != nil {
 			fmt.Fprintf(stderr, "tokengate demo: %v\n", err)
 			return exitUsage
 		}
-		printDemoExisting(stdout, storePath, rolesPath)
+		printDemoExisting(stdout, storePath, rolesPath, *addr)
 		return exitOK
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		fmt.Fprintf(stderr, "tokengate demo: %v\n", err)
@@ -73,7 +87,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tokengate demo: create state folder: %v\n", err)
 		return exitUsage
 	}
-	if err := writeDemoRoles(rolesPath); err != nil {
+	if err := writeDemoRoles(stdout, rolesPath); err != nil {
 		fmt.Fprintf(stderr, "tokengate demo: %v\n", err)
 		return exitUsage
 	}
@@ -91,15 +105,26 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// writeDemoRoles writes the demo roles file with mode 0600 unless path exists. The token
-// commands reject a roles file that other users can write.
-func writeDemoRoles(path string) error {
-	if _, err := os.Stat(path); err == nil {
+// writeDemoRoles writes the demo roles file with mode 0600 unless path exists, because the
+// token commands reject a roles file that other users can write. A file with the content of
+// an earlier demo is replaced, and the replacement is reported on w. Any other file is the
+// user's and stays as it is.
+func writeDemoRoles(w io.Writer, path string) error {
+	data, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return atomicfile.Write(path, []byte(demoRoles), 0o600)
+	case err != nil:
+		return err
+	case string(data) != oldDemoRoles:
 		return nil
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	}
+	if err := atomicfile.Write(path, []byte(demoRoles), 0o600); err != nil {
 		return err
 	}
-	return atomicfile.Write(path, []byte(demoRoles), 0o600)
+	fmt.Fprintf(w, "Updated the demo roles file %s: %s is the super admin and %s an admin, as in docs/admin.md.\n\n",
+		path, demoSuperAdmin, demoAdmin)
+	return nil
 }
 
 // writeDemoPolicy copies the policy file to dst unless dst exists, after checking that it
@@ -189,7 +214,7 @@ func printDemoCreated(w io.Writer, policyPath, storePath, addr string, tokens []
 	fmt.Fprintf(w, "curl -i -X POST %s/search -H 'Authorization: Bearer %s' -d '{\"query\":\"hello\"}'\n\n", base, global)
 }
 
-func printDemoExisting(w io.Writer, storePath, rolesPath string) {
+func printDemoExisting(w io.Writer, storePath, rolesPath, addr string) {
 	fmt.Fprintf(w, "The demo store %s exists; its secrets were printed once, when it was created.\n", storePath)
 	if data, err := os.ReadFile(storePath); err == nil {
 		if store, err := core.ParseStore(data); err == nil {
@@ -198,6 +223,8 @@ func printDemoExisting(w io.Writer, storePath, rolesPath string) {
 	}
 	fmt.Fprintf(w, "The store keeps only digests, so a lost secret cannot be shown again.\n")
 	fmt.Fprintf(w, "To start over, remove the folder %s and run the demo again.\n", filepath.Dir(storePath))
+	// The curl commands of the first run name the address of that run, which may differ.
+	fmt.Fprintf(w, "Send the curl commands printed then to http://%s, the gateway address of this run (--addr).\n\n", addr)
 	printDemoCreateHint(w, storePath, rolesPath)
 }
 
@@ -210,12 +237,15 @@ func printDemoTokens(w io.Writer, tokens []core.Token, now time.Time) {
 	tw.Flush()
 }
 
-// printDemoCreateHint prints a token create command that works on the demo state as it is.
+// printDemoCreateHint prints a token create command that works on the demo state as it is,
+// with the program named as it was invoked, so that the command runs when pasted.
 func printDemoCreateHint(w io.Writer, storePath, rolesPath string) {
 	if _, ok := commands["token"]; !ok {
 		return
 	}
-	fmt.Fprintf(w, "\nThe roles file %s lets %s create and revoke tokens. To create a token, run:\n\n", rolesPath, demoAdmin)
-	fmt.Fprintf(w, "tokengate token create --store %s --as %s --permission USER --user %s --scopes SEARCH --description 'demo search bot' --expires 30d\n\n",
-		storePath, demoAdmin, demoUser)
+	fmt.Fprintf(w, "The roles file %s lists %s as super admin and %s as admin: both may create and revoke tokens, "+
+		"and only %s may create GLOBAL tokens.\n", rolesPath, demoSuperAdmin, demoAdmin, demoSuperAdmin)
+	fmt.Fprintf(w, "docs/admin.md shows every token command on this state. To create a token, run:\n\n")
+	fmt.Fprintf(w, "%s token create --store %s --as %s --permission USER --user %s --scopes SEARCH --description 'demo search bot' --expires 30d\n\n",
+		programName, storePath, demoAdmin, demoUser)
 }

@@ -13,11 +13,25 @@ import (
 	"github.com/tokengate/tokengate/host/policyfile"
 )
 
-// runDemoIn runs `tokengate demo` on a state folder and returns its output and exit code.
-func runDemoIn(t *testing.T, state string) (string, int) {
+// demoProgram is the program name that the demo tests invoke the CLI as.
+const demoProgram = "./build/tokengate"
+
+// setProgramName sets the name that the CLI prints for itself until the test ends.
+func setProgramName(t *testing.T, name string) {
 	t.Helper()
+	previous := programName
+	programName = name
+	t.Cleanup(func() { programName = previous })
+}
+
+// runDemoIn runs `tokengate demo` on a state folder, invoked as demoProgram, and returns its
+// output and exit code. Extra arguments follow the state and policy flags.
+func runDemoIn(t *testing.T, state string, extra ...string) (string, int) {
+	t.Helper()
+	setProgramName(t, demoProgram)
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"demo", "--state", state, "--policy", filepath.Join(repoRoot, "scopes.yaml")}, &stdout, &stderr)
+	args := append([]string{"demo", "--state", state, "--policy", filepath.Join(repoRoot, "scopes.yaml")}, extra...)
+	code := run(args, &stdout, &stderr)
 	if stderr.Len() > 0 {
 		t.Logf("stderr: %s", stderr.String())
 	}
@@ -70,7 +84,7 @@ func TestDemo_CreatesStateOnce(t *testing.T) {
 	if secretPattern.MatchString(again) {
 		t.Errorf("second run prints a secret:\n%s", again)
 	}
-	for _, want := range []string{"exists", "tok_demo_user", "active", "tokengate token create"} {
+	for _, want := range []string{"exists", "tok_demo_user", "active", demoProgram + " token create"} {
 		if !strings.Contains(again, want) {
 			t.Errorf("second run output lacks %q:\n%s", want, again)
 		}
@@ -84,8 +98,8 @@ func TestDemo_CreatesStateOnce(t *testing.T) {
 	}
 }
 
-// createHint matches the token create command that the demo prints.
-var createHint = regexp.MustCompile(`(?m)^tokengate (token create .*)$`)
+// createHint matches the token create command that the demo prints, invoked as demoProgram.
+var createHint = regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(demoProgram) + ` (token create .*)$`)
 
 // splitQuoted splits a shell command line on spaces, keeping single-quoted words whole.
 func splitQuoted(line string) []string {
@@ -125,6 +139,80 @@ func TestDemo_CreateHintWorks(t *testing.T) {
 	}
 	if mode := info.Mode().Perm(); mode != 0o600 {
 		t.Errorf("roles file mode %#o, want 0600", mode)
+	}
+}
+
+func TestInvokedName(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"./build/tokengate", "demo"}, "./build/tokengate"},
+		{[]string{"build/tokengate"}, "build/tokengate"},
+		{[]string{"tokengate"}, "tokengate"},
+		{[]string{"/opt/my tools/tokengate"}, `'/opt/my tools/tokengate'`},
+		{[]string{"/opt/it's/tokengate"}, `'/opt/it'\''s/tokengate'`},
+		{[]string{""}, "tokengate"},
+		{nil, "tokengate"},
+	}
+	for _, c := range cases {
+		if got := invokedName(c.args); got != c.want {
+			t.Errorf("invokedName(%q) = %s, want %s", c.args, got, c.want)
+		}
+	}
+}
+
+func TestDemo_SecondRunNamesAddress(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	first, code := runDemoIn(t, state, "--addr", "127.0.0.1:18080")
+	if code != exitOK {
+		t.Fatalf("first run: exit code = %d, want 0", code)
+	}
+	if !strings.Contains(first, "curl -i -X POST http://127.0.0.1:18080/") {
+		t.Errorf("first run has no curl command for 127.0.0.1:18080:\n%s", first)
+	}
+	again, code := runDemoIn(t, state, "--addr", "127.0.0.1:18081")
+	if code != exitOK {
+		t.Fatalf("second run: exit code = %d, want 0", code)
+	}
+	if !strings.Contains(again, "to http://127.0.0.1:18081, the gateway address of this run") {
+		t.Errorf("second run does not name its address:\n%s", again)
+	}
+}
+
+func TestDemo_ReplacesOnlyOldRolesFile(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	if _, code := runDemoIn(t, state); code != exitOK {
+		t.Fatalf("first run: exit code = %d, want 0", code)
+	}
+	rolesPath := filepath.Join(state, "roles.yaml")
+	if err := os.WriteFile(rolesPath, []byte(oldDemoRoles), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runDemoIn(t, state)
+	if code != exitOK {
+		t.Fatalf("run on the old roles file: exit code = %d, want 0", code)
+	}
+	if !strings.Contains(out, "Updated the demo roles file") {
+		t.Errorf("output does not report the replaced roles file:\n%s", out)
+	}
+	if data, err := os.ReadFile(rolesPath); err != nil || string(data) != demoRoles {
+		t.Errorf("roles file = %q (%v), want the current demo roles", data, err)
+	}
+
+	edited := "super_admins: [admin@example.com]\n"
+	if err := os.WriteFile(rolesPath, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code = runDemoIn(t, state)
+	if code != exitOK {
+		t.Fatalf("run on an edited roles file: exit code = %d, want 0", code)
+	}
+	if strings.Contains(out, "Updated the demo roles file") {
+		t.Errorf("output reports replacing an edited roles file:\n%s", out)
+	}
+	if data, err := os.ReadFile(rolesPath); err != nil || string(data) != edited {
+		t.Errorf("roles file = %q (%v), want the edited content kept", data, err)
 	}
 }
 

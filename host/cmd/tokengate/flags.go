@@ -6,7 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -22,9 +23,9 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 // parseFlags parses args and returns the exit code to use when parsing stopped the command.
-// No message it prints contains a flag's value, because a value may be a token secret: the
-// flag package's own errors are rewritten by flagErrorMessage, and flags whose values may be
-// secrets record malformed input instead of failing, so the check runs after parsing.
+// No message it prints contains the value of a flag that may hold a token secret. The flag
+// package's own errors are rewritten by flagErrorMessage. Flags whose values may be secrets
+// record malformed input instead of failing, so their check runs after parsing.
 func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 	stderr := fs.Output()
 	var captured bytes.Buffer
@@ -73,25 +74,83 @@ func deferredFlagError(fs *flag.FlagSet) error {
 // name, or one with a space, is left out because it may be a pasted secret.
 const maxShownFlagName = 40
 
-// flagErrorMessage rewrites an error of the flag package so that it names the flag but never
-// repeats its value.
+// secretFlags are the flags whose values may contain a secret: request headers, free text, and
+// an upstream URL with credentials in it. No message repeats their values.
+var secretFlags = map[string]bool{"H": true, "description": true, "upstream": true}
+
+// invalidFlagValue matches the flag package's "invalid value %q for flag -%s: %v" and
+// "invalid boolean value %q for -%s: %v".
+var invalidFlagValue = regexp.MustCompile(`^invalid (boolean )?value (".*") for (?:flag )?-(\S+): (.*)$`)
+
+// flagErrorMessage rewrites an error of the flag package. It repeats the value of a flag that
+// cannot hold a secret, so that the message shows what was wrong, and names only the flag for
+// the flags in secretFlags. It replaces the flag package's bare "parse error" with the form
+// that the flag takes.
 func flagErrorMessage(err error) string {
 	msg := err.Error()
 	for _, prefix := range []string{"flag provided but not defined: ", "bad flag syntax: "} {
 		if arg, ok := strings.CutPrefix(msg, prefix); ok {
-			if len(arg) > maxShownFlagName || strings.ContainsFunc(arg, unicode.IsSpace) {
+			if !shownArgument(arg) {
 				return strings.TrimSuffix(prefix, ": ") + " (not shown, because it may be a secret): run with -h to list the flags"
 			}
 			return msg + ": run with -h to list the flags"
 		}
 	}
-	// "invalid value %q for flag -%s: %v" and "invalid boolean value %q for -%s: %v".
-	if rest, ok := strings.CutPrefix(msg, "invalid "); ok {
-		if _, after, ok := strings.Cut(rest, " for "); ok {
-			return "invalid value for " + after
-		}
+	m := invalidFlagValue.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
 	}
-	return msg
+	boolean, value, name, reason := m[1] != "", m[2], m[3], m[4]
+	if boolean && reason == "parse error" {
+		reason = "want true or false"
+	}
+	if secretFlags[name] {
+		return fmt.Sprintf("invalid value for flag -%s (not shown, because it may be a secret): %s", name, reason)
+	}
+	return fmt.Sprintf("invalid value %s for flag -%s: %s", value, name, reason)
+}
+
+// shownArgument reports whether a message may repeat arg: a long argument, or one with a
+// space, is left out because it may be a pasted secret or header.
+func shownArgument(arg string) bool {
+	return len(arg) <= maxShownFlagName && !strings.ContainsFunc(arg, unicode.IsSpace)
+}
+
+// quotedArgument returns arg quoted for a message, or a note in its place when shownArgument
+// rejects it.
+func quotedArgument(arg string) string {
+	if shownArgument(arg) {
+		return strconv.Quote(arg)
+	}
+	return "(not shown, because it may be a secret)"
+}
+
+// intRange is an int flag that accepts only whole numbers from min to max. Its message for an
+// invalid value names the range, which the flag package's "parse error" does not.
+type intRange struct {
+	value    *int
+	min, max int
+	unit     string // such as "bytes"; "" for none
+}
+
+func (f *intRange) String() string {
+	if f == nil || f.value == nil {
+		return ""
+	}
+	return strconv.Itoa(*f.value)
+}
+
+func (f *intRange) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < f.min || n > f.max {
+		unit := ""
+		if f.unit != "" {
+			unit = " " + f.unit
+		}
+		return fmt.Errorf("want a whole number from %d to %d%s", f.min, f.max, unit)
+	}
+	*f.value = n
+	return nil
 }
 
 // headerList is a repeatable -H 'Name: value' flag. A malformed entry is recorded rather than
@@ -131,26 +190,13 @@ func (h *headerList) deferredError() error {
 	return fmt.Errorf("header %d: want 'Name: value'", h.malformed)
 }
 
-// loadStore reads a store file.
-func loadStore(path string) (*core.Store, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read store: %w", err)
-	}
-	s, err := core.ParseStore(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return s, nil
-}
-
 // loadValidator reads a policy file and a store file.
 func loadValidator(policyPath, storePath string) (*core.Validator, error) {
 	policy, err := policyfile.Load(policyPath)
 	if err != nil {
 		return nil, err
 	}
-	store, err := loadStore(storePath)
+	store, err := policyfile.LoadStore(storePath)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one subcommand. run returns the process exit code.
@@ -21,6 +22,32 @@ type command struct {
 var commands = map[string]command{}
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// programName is the program as it was invoked, such as ./build/tokengate, for the commands
+// that the CLI prints to paste. A bare "tokengate" was found on PATH, so it works as it is.
+// Tests replace it.
+var programName = invokedName(os.Args)
+
+// invokedName returns args[0] quoted for a POSIX shell, or "tokengate" when it is missing.
+func invokedName(args []string) string {
+	if len(args) == 0 || args[0] == "" {
+		return "tokengate"
+	}
+	name := args[0]
+	if strings.IndexFunc(name, needsShellQuote) < 0 {
+		return name
+	}
+	return "'" + strings.ReplaceAll(name, "'", `'\''`) + "'"
+}
+
+// needsShellQuote reports whether r is special to a POSIX shell or not printable ASCII.
+func needsShellQuote(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("/._-+,:@%", r)
+}
 
 // Exit codes shared by the subcommands.
 const (

@@ -24,6 +24,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	// The wasm engines log through the default logger, so their lines join the same stream.
 	slog.SetDefault(logger)
+	// Run logs nothing of the error it returns, so this is its only log line.
 	if err := gateway.Run(context.Background(), cfg, logger); err != nil {
 		logger.Error("gateway failed", "error", err)
 		return exitDenied
@@ -46,7 +47,9 @@ func serveConfig(args []string, stderr io.Writer) (gateway.Config, int, bool) {
 	modules := fs.String("modules", def.Modules, "`folder` with the built wasm modules")
 	cacheDir := fs.String("cache-dir", "", "`folder` for the wasm compilation cache; none when empty")
 	shadow := fs.Bool("shadow", false, "forward every request and report the decision upstream in X-Tokengate-Shadow-Reason")
-	maxHeader := fs.Int("max-header-bytes", def.MaxHeaderBytes, "maximum size of a request header block, in `bytes`")
+	maxHeader := def.MaxHeaderBytes
+	fs.Var(&intRange{value: &maxHeader, min: gateway.MinMaxHeaderBytes, max: gateway.MaxMaxHeaderBytes, unit: "bytes"}, "max-header-bytes",
+		fmt.Sprintf("maximum size of a request header block, in `bytes`, from %d to %d", gateway.MinMaxHeaderBytes, gateway.MaxMaxHeaderBytes))
 	logLevel := fs.String("log-level", def.LogLevel, "minimum log `level`: debug, info, warn or error")
 	if code, ok := parseFlags(fs, args); !ok {
 		return gateway.Config{}, code, false
@@ -90,7 +93,7 @@ func serveConfig(args []string, stderr io.Writer) (gateway.Config, int, bool) {
 		case "shadow":
 			cfg.Shadow = *shadow
 		case "max-header-bytes":
-			cfg.MaxHeaderBytes = *maxHeader
+			cfg.MaxHeaderBytes = maxHeader
 		case "log-level":
 			cfg.LogLevel = *logLevel
 		}

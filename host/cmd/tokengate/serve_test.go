@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,14 @@ func TestServeConfig_Errors(t *testing.T) {
 		{"unknown engine", []string{"--mock-upstream", "--store", "t.json", "--engine", "foo"}, `engine "foo" is unknown`},
 		{"invalid listen", []string{"--mock-upstream", "--store", "t.json", "--listen", "8080"}, `listen address "8080" is invalid`},
 		{"invalid upstream", []string{"--store", "t.json", "--upstream", "localhost:9000"}, "scheme must be http or https"},
+		{"header limit not a number", []string{"--max-header-bytes", "1e9"},
+			`invalid value "1e9" for flag -max-header-bytes: want a whole number from 4096 to 16777216 bytes`},
+		{"header limit out of range", []string{"--max-header-bytes", "100"}, "from 4096 to 16777216"},
+		{"shadow not a boolean", []string{"--shadow=maybe"}, `invalid value "maybe" for flag -shadow: want true or false`},
+		{"misspelt config key", []string{"--config", cliFile(t, "c.yaml", "mock_upstream: true\n\nlisen: 127.0.0.1:1\n", 0o600)},
+			`c.yaml:3: unknown key "lisen": want one of listen, upstream, mock_upstream,`},
+		{"config value of the wrong type", []string{"--config", cliFile(t, "c.yaml", "shadow: maybe\n", 0o600)},
+			`c.yaml:1: invalid value: want true or false, not "maybe"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -103,5 +112,94 @@ func TestServe_InvalidEngineStartsNothing(t *testing.T) {
 	// The gateway logs JSON lines once it starts anything, the mock upstream included.
 	if strings.Contains(stderr, `"msg"`) {
 		t.Errorf("serve logged before rejecting the flag: %q", stderr)
+	}
+}
+
+// TestServeConfig_HidesUpstreamSecrets checks that no error repeats the user information or
+// the query of an upstream URL, from a flag or from the config file.
+func TestServeConfig_HidesUpstreamSecrets(t *testing.T) {
+	secrets := []string{"hunter2", "s3cr3tKEY", "svc"}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"password", []string{"--store", "t.json", "--upstream", "http://svc:hunter2@127.0.0.1:1/"}, `upstream "http://xxxxx@127.0.0.1:1/"`},
+		{"query", []string{"--store", "t.json", "--upstream", "http://127.0.0.1:1/?key=s3cr3tKEY"}, `upstream "http://127.0.0.1:1/?key=xxxxx"`},
+		{"unparsable", []string{"--store", "t.json", "--upstream", "http://svc:hunter2@127.0.0.1:1/%zz?key=s3cr3tKEY"},
+			`upstream "http://xxxxx@127.0.0.1:1/%zz?key=xxxxx" is not a valid URL`},
+		{"unparsable without credentials", []string{"--store", "t.json", "--upstream", "http://127.0.0.1:1/%zz"}, `invalid URL escape "%zz"`},
+		{"config file", []string{"--config", cliFile(t, "c.yaml", "store: t.json\nupstream: http://svc:hunter2@127.0.0.1:1/?key=s3cr3tKEY\n", 0o600)},
+			`upstream "http://xxxxx@127.0.0.1:1/?key=xxxxx"`},
+		{"config file and mock", []string{"--mock-upstream", "--config", cliFile(t, "c.yaml", "store: t.json\nupstream: http://svc:hunter2@127.0.0.1:1/\n", 0o600)},
+			"both an upstream (http://xxxxx@127.0.0.1:1/) and the mock upstream are set"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if _, _, ok := serveConfig(c.args, &stderr); ok {
+				t.Fatal("serveConfig succeeded, want an error")
+			}
+			if !strings.Contains(stderr.String(), c.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), c.want)
+			}
+			for _, secret := range secrets {
+				if strings.Contains(stderr.String(), secret) {
+					t.Errorf("stderr = %q repeats %q", stderr.String(), secret)
+				}
+			}
+		})
+	}
+}
+
+func TestServe_AddressInUse(t *testing.T) {
+	store, _ := cliStore(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	code, _, stderr := cliRun(t, "serve", "--mock-upstream", "--store", store, "--policy", cliPolicyPath,
+		"--engine", "native", "--listen", addr)
+	if code != exitDenied {
+		t.Errorf("exit code %d, want %d", code, exitDenied)
+	}
+	for _, want := range []string{"listen address " + addr + " is already in use", "--listen", "make run ADDR="} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr %q does not contain %q", stderr, want)
+		}
+	}
+	// The address is bound before the engine loads, so nothing else happened.
+	if strings.Contains(stderr, "configuration loaded") || strings.Contains(stderr, "mock upstream started") {
+		t.Errorf("serve started parts of the gateway before binding its address: %q", stderr)
+	}
+}
+
+func TestServe_MissingStoreLoggedOnce(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "tokens.json")
+	code, _, stderr := cliRun(t, "serve", "--mock-upstream", "--store", store, "--policy", cliPolicyPath,
+		"--engine", "native", "--listen", "127.0.0.1:0")
+	if code != exitDenied {
+		t.Errorf("exit code %d, want %d", code, exitDenied)
+	}
+	if n := strings.Count(stderr, "file does not exist"); n != 1 {
+		t.Errorf("the missing store is logged %d times, want once: %q", n, stderr)
+	}
+	if !strings.Contains(stderr, "'tokengate token create'") || !strings.Contains(stderr, "'tokengate demo'") {
+		t.Errorf("the error gives no way to create the store: %q", stderr)
+	}
+}
+
+func TestServe_RejectsStoreOthersCanWrite(t *testing.T) {
+	store, _ := cliStore(t)
+	cliChmod(t, store, 0o606)
+	code, _, stderr := cliRun(t, "serve", "--mock-upstream", "--store", store, "--policy", cliPolicyPath,
+		"--engine", "native", "--listen", "127.0.0.1:0")
+	if code != exitDenied {
+		t.Errorf("exit code %d, want %d", code, exitDenied)
+	}
+	if !strings.Contains(stderr, "run chmod o-w "+store) {
+		t.Errorf("stderr %q does not give the chmod that fixes the store", stderr)
 	}
 }

@@ -474,7 +474,7 @@ func TestTokenList_MissingStore(t *testing.T) {
 	e := newTokenEnv(t)
 	_, stderr, code := e.run("list")
 	assertExit(t, "list of a missing store", code, exitUsage)
-	assertContains(t, "list of a missing store", stderr, "not found")
+	assertContains(t, "list of a missing store", stderr, "file does not exist")
 	if _, err := os.Stat(e.store); !errors.Is(err, fs.ErrNotExist) {
 		t.Error("list created the store")
 	}
@@ -672,6 +672,42 @@ func TestTokenCommand_RejectsUnreadableStore(t *testing.T) {
 			e.assertFilesUnchanged(before)
 		})
 	}
+}
+
+func TestTokenCommand_RejectsStoreOthersCanWrite(t *testing.T) {
+	e := newTokenEnv(t)
+	c := e.create(userArgs()...)
+	// Set the mode explicitly, because the umask may clear bits that WriteFile requests.
+	if err := os.Chmod(e.store, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	before := e.files()
+	for _, args := range [][]string{
+		append([]string{"create"}, userArgs()...),
+		{"revoke", c.ID, "--as", tokenPlainAdmin},
+		{"describe", c.ID, "--as", tokenPlainAdmin, "--description", "renamed"},
+		{"list"},
+		{"show", c.ID},
+	} {
+		stdout, stderr, code := e.run(args...)
+		assertExit(t, args[0], code, exitUsage)
+		assertContains(t, args[0], stderr, "has mode 0666, so users other than its owner can write it")
+		assertContains(t, args[0], stderr, "run chmod go-w "+e.store)
+		if stdout != "" {
+			t.Errorf("%s printed %q, want nothing", args[0], stdout)
+		}
+	}
+	e.assertFilesUnchanged(before)
+}
+
+func TestTokenCommand_ForbiddenNamesRolesFile(t *testing.T) {
+	e := newTokenEnv(t)
+	rolesPath := filepath.Join(filepath.Dir(e.store), "roles.yaml")
+	args := append([]string{"create"}, userArgs()...)
+	args[2] = "eve@example.com" // the value of --as
+	_, stderr, code := e.run(args...)
+	assertExit(t, "create by a stranger", code, exitDenied)
+	assertContains(t, "create by a stranger", stderr, `"eve@example.com" is not an admin in the roles file `+rolesPath)
 }
 
 func TestTokenCommand_Usage(t *testing.T) {
