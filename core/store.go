@@ -40,7 +40,7 @@ func newStoreOwning(tokens []Token) (*Store, error) {
 // fast path can index each record while it is still in the CPU cache.
 type storeBuilder struct {
 	store *Store
-	ids   map[string]struct{}
+	ids   *idSet
 }
 
 // newStoreBuilder returns a builder for a store of tokens, with indexes sized for sizeHint
@@ -48,7 +48,7 @@ type storeBuilder struct {
 func newStoreBuilder(tokens []Token, sizeHint int) *storeBuilder {
 	return &storeBuilder{
 		store: &Store{tokens: tokens, byDigest: make(map[[sha256.Size]byte]int32, sizeHint)},
-		ids:   make(map[string]struct{}, sizeHint),
+		ids:   newIDSet(sizeHint),
 	}
 }
 
@@ -59,16 +59,15 @@ func (b *storeBuilder) index(i int) error {
 	if err := t.Validate(); err != nil {
 		return fmt.Errorf("token %d: %w", i, err)
 	}
-	// A map that does not grow on insert already had the key. Checking the length saves a
-	// second probe, which costs a cache miss per token in a large store.
-	b.ids[t.ID] = struct{}{}
-	if len(b.ids) != i+1 {
+	if !b.ids.add(b.store.tokens, i) {
 		return fmt.Errorf("token %d: duplicate id %q", i, t.ID)
 	}
 	var key [sha256.Size]byte
 	if _, err := hex.Decode(key[:], []byte(t.Digest)); err != nil {
 		return fmt.Errorf("token %s: digest: %w", t.ID, err)
 	}
+	// A map that does not grow on insert already had the key. Checking the length saves a
+	// second probe, which costs a cache miss per token in a large store.
 	b.store.byDigest[key] = int32(i)
 	if len(b.store.byDigest) != i+1 {
 		return fmt.Errorf("token %s: duplicate digest: another token has the same secret", t.ID)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // This file is the fast path of ParseStore and DecodeBundle. With encoding/json alone, a store
@@ -25,6 +26,35 @@ type jsonReader struct {
 	// times is a slab that the *time.Time fields of decoded records point into, so a record
 	// needs no allocation per instant. The pointers live only until the record is converted.
 	times []time.Time
+	// text is a slab that the decoded strings without escapes share, so a record needs no
+	// allocation per string. Bytes handed out are never written again, and a full slab is
+	// replaced, never grown, so the strings stay valid.
+	text []byte
+}
+
+const (
+	// textSlabSize is the size of one string slab: small enough that a store of a few tokens
+	// wastes little, large enough that a large store needs few allocations.
+	textSlabSize = 64 << 10
+	// maxSlabString is the longest string copied into a slab. A longer one is allocated on
+	// its own, so that it does not waste the rest of a slab.
+	maxSlabString = 1 << 10
+)
+
+// newString returns a string with the bytes of b, copied into the string slab.
+func (r *jsonReader) newString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > maxSlabString {
+		return string(b)
+	}
+	if cap(r.text)-len(r.text) < len(b) {
+		r.text = make([]byte, 0, textSlabSize)
+	}
+	start := len(r.text)
+	r.text = append(r.text, b...)
+	return unsafe.String(&r.text[start], len(b))
 }
 
 // newTime returns a zero time.Time from the slab.
@@ -108,7 +138,7 @@ func (r *jsonReader) str() (string, bool) {
 		return "", false
 	}
 	if !special {
-		return string(raw[1 : len(raw)-1]), true
+		return r.newString(raw[1 : len(raw)-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
