@@ -12,6 +12,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"runtime"
 
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm"
 	"github.com/proxy-wasm/proxy-wasm-go-sdk/proxywasm/types"
@@ -65,6 +66,9 @@ func (p *pluginContext) load(data []byte) types.OnPluginStartStatus {
 		return p.fail(err)
 	}
 	p.settings = s
+	// Collect the decoding garbage now, and close the collection cycle that decoding a large
+	// bundle may leave open in a single-threaded module (see the load method in wasm/guest.go).
+	runtime.GC()
 	p.metrics.increment(p.metrics.configLoads)
 	proxywasm.LogInfof("tokengate: configuration loaded: bundle %s with %d tokens and %d endpoints, shadow=%t, strip_credential=%t",
 		s.info.Digest, s.info.Tokens, s.info.Endpoints, s.shadow, s.strip)
