@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 )
@@ -254,6 +256,10 @@ type GatewayBenchOptions struct {
 	Engines []string
 	// Load bounds each run.
 	Load LoadOptions
+	// Rounds is the number of runs per proxy; 1 when 0 or less. The runs of a round go
+	// through every proxy in turn, and each proxy's row is its median round, so a busy
+	// moment of the machine does not land on one proxy alone.
+	Rounds int
 	// Log receives the gateways' logs.
 	Log io.Writer
 }
@@ -263,11 +269,13 @@ type GatewayRow struct {
 	// Name is "proxy" for the plain reverse proxy or "tokengate-ENGINE".
 	Name   string     `json:"name"`
 	Result LoadResult `json:"result"`
+	// Rounds is the number of runs that Result is the median of.
+	Rounds int `json:"rounds"`
 }
 
 // RunGatewayBench starts a loopback upstream in this process, then runs the same load through
-// a plain reverse proxy and through `tokengate serve` with each engine, one after another,
-// with the fixture's allowed request. Each proxy runs in a process of its own, so none shares
+// a plain reverse proxy and through `tokengate serve` with each engine, in turn for each of
+// opts.Rounds rounds, with the fixture's allowed request. Each proxy runs in a process of its own, so none shares
 // a Go scheduler with the load generator.
 func RunGatewayBench(ctx context.Context, f *Fixture, opts GatewayBenchOptions) ([]GatewayRow, error) {
 	dir, err := os.MkdirTemp("", "tokengate-bench-")
@@ -291,28 +299,27 @@ func RunGatewayBench(ctx context.Context, f *Fixture, opts GatewayBenchOptions) 
 			header.Add(h.Name, h.Value)
 		}
 	}
-	run := func(name string, srv *Server) (GatewayRow, error) {
-		defer srv.Close()
+	run := func(name string, srv *Server) (LoadResult, error) {
 		target := LoadTarget{URL: srv.URL + f.Request.Path, Header: header, Body: []byte(`{"query":"quarterly report"}`)}
 		res, err := RunLoad(ctx, target, opts.Load)
 		if err != nil {
-			return GatewayRow{}, fmt.Errorf("%s: %w", name, err)
+			return LoadResult{}, fmt.Errorf("%s: %w", name, err)
 		}
 		if res.Errors > 0 {
-			return GatewayRow{}, fmt.Errorf("%s: %d of %d requests failed", name, res.Errors, res.Errors+res.Requests)
+			return LoadResult{}, fmt.Errorf("%s: %d of %d requests failed", name, res.Errors, res.Errors+res.Requests)
 		}
-		return GatewayRow{Name: name, Result: res}, nil
+		return res, nil
 	}
 
+	// Start every proxy first, so that the rounds can alternate between them. A proxy
+	// without load sits idle.
+	names := []string{"proxy"}
 	plain, err := StartPlainProxy(ctx, opts.PlainProxy, upstream.URL, opts.Log)
 	if err != nil {
 		return nil, err
 	}
-	row, err := run("proxy", plain)
-	if err != nil {
-		return nil, err
-	}
-	rows := []GatewayRow{row}
+	defer plain.Close()
+	servers := []*Server{plain}
 	for _, engine := range opts.Engines {
 		srv, err := StartGateway(ctx, GatewayOptions{
 			Binary: opts.Binary, Upstream: upstream.URL, Policy: opts.Policy, Store: store,
@@ -321,13 +328,36 @@ func RunGatewayBench(ctx context.Context, f *Fixture, opts GatewayBenchOptions) 
 		if err != nil {
 			return nil, err
 		}
-		row, err := run("tokengate-"+engine, srv)
-		if err != nil {
-			return nil, err
+		defer srv.Close()
+		names = append(names, "tokengate-"+engine)
+		servers = append(servers, srv)
+	}
+
+	results := make([][]LoadResult, len(servers))
+	for range max(opts.Rounds, 1) {
+		for i, srv := range servers {
+			res, err := run(names[i], srv)
+			if err != nil {
+				return nil, err
+			}
+			results[i] = append(results[i], res)
 		}
-		rows = append(rows, row)
+	}
+	rows := make([]GatewayRow, len(servers))
+	for i := range servers {
+		rows[i] = GatewayRow{Name: names[i], Result: medianByRate(results[i]), Rounds: len(results[i])}
 	}
 	return rows, nil
+}
+
+// medianByRate returns the result with the median requests per second, the upper one of the
+// two middle results for an even count.
+func medianByRate(results []LoadResult) LoadResult {
+	sorted := slices.Clone(results)
+	slices.SortFunc(sorted, func(a, b LoadResult) int {
+		return cmp.Compare(a.RequestsPerSecond(), b.RequestsPerSecond())
+	})
+	return sorted[len(sorted)/2]
 }
 
 // PlainProxyCommand is the subcommand name under which benchreport, and the test binary of

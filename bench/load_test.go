@@ -127,6 +127,7 @@ func TestRunGatewayBench_NativeEngine(t *testing.T) {
 		PlainProxy: []string{os.Args[0], PlainProxyCommand},
 		Load:       LoadOptions{Connections: 2, Duration: 10 * time.Second, MaxRequests: 50},
 		Log:        &log,
+		Rounds:     2,
 	})
 	if err != nil {
 		t.Fatalf("%v\ngateway log:\n%s", err, log.String())
@@ -138,8 +139,31 @@ func TestRunGatewayBench_NativeEngine(t *testing.T) {
 		if r.Result.Requests != 50 {
 			t.Errorf("%s: %d requests succeeded, expected 50", r.Name, r.Result.Requests)
 		}
+		if r.Rounds != 2 {
+			t.Errorf("%s: %d rounds, expected 2", r.Name, r.Rounds)
+		}
 	}
 	if strings.Contains(log.String(), f.Secret) {
 		t.Error("the gateway log contains the token secret")
+	}
+}
+
+func TestMedianByRate(t *testing.T) {
+	second := func(requests int) LoadResult { return LoadResult{Requests: requests, Elapsed: time.Second} }
+	cases := []struct {
+		name    string
+		results []LoadResult
+		want    int
+	}{
+		{"one round", []LoadResult{second(7)}, 7},
+		{"three rounds out of order", []LoadResult{second(9), second(3), second(5)}, 5},
+		{"even count takes the upper middle", []LoadResult{second(1), second(4), second(2), second(8)}, 4},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := medianByRate(c.results).Requests; got != c.want {
+				t.Errorf("median has %d requests, want %d", got, c.want)
+			}
+		})
 	}
 }

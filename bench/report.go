@@ -165,18 +165,19 @@ func writeGateway(b *strings.Builder, in ReportInput) {
 	fmt.Fprintf(b, "A Go load generator in package bench sends the allowed request from %d keep-alive connections "+
 		"for %s after a %s warm-up (at most %d requests), through each proxy to the same loopback upstream. "+
 		"Each proxy runs in a process of its own; the load generator and the upstream share another. "+
-		"All of them share the machine's %d cores.\n\n",
+		"All of them share the machine's %d cores. The runs alternate between the proxies in rounds, "+
+		"and each row is the proxy's median round.\n\n",
 		l.Connections, l.Duration, l.Warmup, l.MaxRequests, in.Machine.Cores)
 	if len(in.Gateway) == 0 {
 		fmt.Fprintf(b, "Not measured: %s.\n\n", orUnknown(in.GatewayErr))
 		return
 	}
-	b.WriteString("| proxy | requests/s | vs plain proxy | p50 | p99 |\n| --- | --- | --- | --- | --- |\n")
+	b.WriteString("| proxy | requests/s | vs plain proxy | p50 | p99 | rounds |\n| --- | --- | --- | --- | --- | --- |\n")
 	base := gatewayRPS(in.Gateway, "proxy")
 	for _, r := range in.Gateway {
 		rps := r.Result.RequestsPerSecond()
-		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %s |\n", gatewayLabel(r.Name), rps, percent(rps, base),
-			FormatNs(float64(r.Result.P50)), FormatNs(float64(r.Result.P99)))
+		fmt.Fprintf(b, "| %s | %.0f | %s | %s | %s | %d |\n", gatewayLabel(r.Name), rps, percent(rps, base),
+			FormatNs(float64(r.Result.P50)), FormatNs(float64(r.Result.P99)), r.Rounds)
 	}
 	b.WriteString("\n")
 }

@@ -35,6 +35,7 @@ type options struct {
 	output, command                     string
 	binary, policy, modules, gatewayLog string
 	engines                             string
+	rounds                              int
 	gateway                             bool
 	load                                bench.LoadOptions
 }
@@ -56,6 +57,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.modules, "modules", "build", "`folder` with the built wasm modules")
 	fs.StringVar(&o.engines, "engines", "extism,native", "comma-separated `engines` to run tokengate serve with")
 	fs.StringVar(&o.gatewayLog, "gateway-log", "build/bench/gateway.log", "`file` that receives the gateways' logs")
+	fs.IntVar(&o.rounds, "rounds", 3, "`rounds` of gateway runs; each proxy's row is its median round")
 	fs.IntVar(&o.load.Connections, "connections", 32, "concurrent keep-alive `connections` of each gateway run")
 	fs.DurationVar(&o.load.Duration, "duration", 5*time.Second, "measured `duration` of each gateway run")
 	fs.DurationVar(&o.load.Warmup, "warmup", time.Second, "unmeasured warm-up `duration` before each gateway run")
@@ -270,8 +272,8 @@ func runGateway(ctx context.Context, o options, stderr io.Writer) ([]bench.Gatew
 			engines = append(engines, e)
 		}
 	}
-	fmt.Fprintf(stderr, "benchreport: gateway runs: proxy, %s (%d connections, %s each)\n",
-		strings.Join(engines, ", "), o.load.Connections, o.load.Duration)
+	fmt.Fprintf(stderr, "benchreport: gateway runs: %d rounds of proxy, %s (%d connections, %s each)\n",
+		max(o.rounds, 1), strings.Join(engines, ", "), o.load.Connections, o.load.Duration)
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Sprintf("find the benchreport executable for the plain proxy: %v", err)
@@ -279,6 +281,7 @@ func runGateway(ctx context.Context, o options, stderr io.Writer) ([]bench.Gatew
 	rows, err := bench.RunGatewayBench(ctx, f, bench.GatewayBenchOptions{
 		PlainProxy: []string{self, bench.PlainProxyCommand},
 		Binary:     o.binary, Policy: o.policy, Modules: o.modules, Engines: engines, Load: o.load, Log: logFile,
+		Rounds: o.rounds,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "benchreport: gateway: %v (log in %s)\n", err, o.gatewayLog)
