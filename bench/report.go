@@ -166,7 +166,9 @@ func writeGateway(b *strings.Builder, in ReportInput) {
 		"for %s after a %s warm-up (at most %d requests), through each proxy to the same loopback upstream. "+
 		"Each proxy runs in a process of its own; the load generator and the upstream share another. "+
 		"All of them share the machine's %d cores. The runs alternate between the proxies in rounds, "+
-		"and each row is the proxy's median round.\n\n",
+		"and each row is the proxy's median round. Because the processes share the cores, the rates "+
+		"also reflect how the operating system splits the CPU between them, so two close rows can "+
+		"swap places between runs; the decision times above give the cost of the check itself.\n\n",
 		l.Connections, l.Duration, l.Warmup, l.MaxRequests, in.Machine.Cores)
 	if len(in.Gateway) == 0 {
 		fmt.Fprintf(b, "Not measured: %s.\n\n", orUnknown(in.GatewayErr))
