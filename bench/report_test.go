@@ -122,3 +122,28 @@ func readCannedBench(t *testing.T) *GoBench {
 	}
 	return g
 }
+
+func TestAbsoluteTarget(t *testing.T) {
+	cases := []struct {
+		name      string
+		v         float64
+		wantKnown bool
+		wantMet   bool
+	}{
+		{"under the bound", 900, true, true},
+		{"at the bound", 1000, true, false},
+		{"over the bound", 3100, true, false},
+		{"not measured", 0, false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := absoluteTarget("goal", c.v, 1000)
+			if got.Known != c.wantKnown {
+				t.Errorf("known = %t, want %t", got.Known, c.wantKnown)
+			}
+			if got.Met != c.wantMet {
+				t.Errorf("met = %t, want %t", got.Met, c.wantMet)
+			}
+		})
+	}
+}
