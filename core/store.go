@@ -5,12 +5,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 )
 
 // StoreFormatVersion is the newest store file format this package reads and the one it writes.
 const StoreFormatVersion = 1
+
+// ErrNewerStoreFormat is wrapped by the error that [ParseStore] returns for a store file of a
+// format version newer than [StoreFormatVersion]. The file is not damaged, so the fix is a
+// newer build.
+var ErrNewerStoreFormat = errors.New("upgrade tokengate")
 
 // Store is an immutable index of tokens by digest. Build one with [NewStore] or [ParseStore].
 type Store struct {
@@ -83,7 +89,8 @@ type storeFile struct {
 
 // ParseStore decodes a store file, {"version": 1, "tokens": [...]}, and builds the store. An
 // absent version means 1. Unknown fields and newer versions are rejected, so a tool that
-// rewrites the file never drops data it does not understand.
+// rewrites the file never drops data it does not understand. The "tokens" array is required;
+// an empty one makes an empty store.
 func ParseStore(data []byte) (*Store, error) {
 	if version, s, ok := parseStoreFast(data); ok {
 		if err := checkStoreVersion(version); err != nil {
@@ -98,6 +105,11 @@ func ParseStore(data []byte) (*Store, error) {
 	if err := checkStoreVersion(f.Version); err != nil {
 		return nil, err
 	}
+	// A file of null, {} or "tokens": null is more likely damage than an empty store, and an
+	// empty store denies every request, so only an explicit empty array makes one.
+	if f.Tokens == nil {
+		return nil, errors.New(`store: missing "tokens" array: a store file is an object such as {"version": 1, "tokens": []}`)
+	}
 	s, err := newStoreOwning(f.Tokens)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -108,7 +120,7 @@ func ParseStore(data []byte) (*Store, error) {
 // checkStoreVersion rejects a store file format version that this build cannot read.
 func checkStoreVersion(version int) error {
 	if version > StoreFormatVersion {
-		return fmt.Errorf("store: format version %d is newer than %d, the newest this build reads: upgrade tokengate", version, StoreFormatVersion)
+		return fmt.Errorf("store: format version %d is newer than %d, the newest this build reads: %w", version, StoreFormatVersion, ErrNewerStoreFormat)
 	}
 	if version < 0 {
 		return fmt.Errorf("store: invalid format version %d", version)

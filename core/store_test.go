@@ -118,6 +118,10 @@ func TestParseStore_Errors(t *testing.T) {
 		{"not json", `tokens: []`, "invalid character"},
 		{"trailing data", storeJSON() + `{}`, "unexpected data after the JSON value"},
 		{"unknown top-level field", `{"tokens": [], "owner": "x"}`, `unknown field "owner"`},
+		{"null", `null`, `missing "tokens" array`},
+		{"empty object", `{}`, `missing "tokens" array`},
+		{"version only", `{"version": 1}`, `missing "tokens" array`},
+		{"null tokens", `{"version": 1, "tokens": null}`, `missing "tokens" array`},
 		{"unknown token field", storeJSON(userToken("tok_a", digestA, `"secret": "glean_x"`)), `unknown field "secret"`},
 		{"newer version", `{"version": 2, "tokens": []}`, "format version 2 is newer than 1"},
 		{"negative version", `{"version": -1, "tokens": []}`, "invalid format version -1"},
@@ -224,4 +228,16 @@ func tokensEqual(a, b Token) bool {
 		a.ActAsDomains, b.ActAsDomains = nil, nil
 	}
 	return reflect.DeepEqual(a, b)
+}
+
+func TestParseStore_EmptyArrayIsEmptyStore(t *testing.T) {
+	for _, data := range []string{`{"tokens": []}`, `{"version": 1, "tokens": []}`} {
+		s, err := ParseStore([]byte(data))
+		if err != nil {
+			t.Fatalf("%s: %v", data, err)
+		}
+		if s.Len() != 0 {
+			t.Errorf("%s: Len = %d, want 0", data, s.Len())
+		}
+	}
 }

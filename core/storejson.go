@@ -430,11 +430,8 @@ func parseStoreFast(data []byte) (version int, s *Store, ok bool) {
 		}
 		return ok
 	})
-	if s == nil {
-		// The slow path decodes an absent "tokens" member as an empty store.
-		s = newStoreBuilder(nil, 0).store
-	}
-	return version, s, ok && r.atEnd()
+	// A file without a "tokens" array goes to the slow path, which rejects it.
+	return version, s, ok && s != nil && r.atEnd()
 }
 
 // parseBundleFast reads a bundle file and builds its store on the fast path. ok is false

@@ -80,6 +80,10 @@ func storeReadError(path string, err error) error {
 // ParseStoreFile parses the content of a store file, naming it name in error messages.
 func ParseStoreFile(name string, data []byte) (*core.Store, error) {
 	s, err := core.ParseStore(data)
+	if errors.Is(err, core.ErrNewerStoreFormat) {
+		// The file is not damaged, and the message already tells the user to upgrade.
+		return nil, fmt.Errorf("store file %s: %s", name, strings.TrimPrefix(err.Error(), "store: "))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store file %s is invalid: %s: %s", name, describeStoreError(data, err), storeFormatHint)
 	}

@@ -49,6 +49,8 @@ func TestLoadStore_InvalidContent(t *testing.T) {
 		{"tokens not an array", "{\n\"tokens\": {}}", `line 2: field "tokens" is a JSON object, want an array`},
 		{"syntax error", "{\n\n\"tokens\": [x]}", "line 3: invalid JSON: invalid character 'x'"},
 		{"unknown field", `{"tokens":[],"owner":"ops"}`, `unknown field "owner"`},
+		{"null", `null`, `missing "tokens" array`},
+		{"empty object", `{}`, `missing "tokens" array`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -112,5 +114,23 @@ func TestLoadStore_WritableByOthers(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, want)
 			}
 		})
+	}
+}
+
+func TestLoadStore_NewerFormatSaysUpgrade(t *testing.T) {
+	path := writeStoreFile(t, `{"version":2,"tokens":[]}`, 0o600)
+	_, err := LoadStore(path)
+	if err == nil {
+		t.Fatal("LoadStore succeeded, want an error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "upgrade tokengate") {
+		t.Errorf("error %q does not say to upgrade", msg)
+	}
+	if strings.Contains(msg, "fix the JSON") {
+		t.Errorf("error %q tells the user to repair a file that is not damaged", msg)
+	}
+	if !strings.Contains(msg, path) {
+		t.Errorf("error %q does not name the file", msg)
 	}
 }
