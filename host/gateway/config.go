@@ -86,18 +86,42 @@ func DefaultConfig() Config {
 // fileConfig is the YAML layout of a config file. Pointer fields tell a key that the file
 // sets apart from one it leaves out.
 type fileConfig struct {
-	Listen         *string `yaml:"listen"`
-	Upstream       *string `yaml:"upstream"`
-	MockUpstream   *bool   `yaml:"mock_upstream"`
-	MockListen     *string `yaml:"mock_listen"`
-	Policy         *string `yaml:"policy"`
-	Store          *string `yaml:"store"`
-	Engine         *string `yaml:"engine"`
-	Modules        *string `yaml:"modules"`
-	CacheDir       *string `yaml:"cache_dir"`
-	Shadow         *bool   `yaml:"shadow"`
-	MaxHeaderBytes *int    `yaml:"max_header_bytes"`
-	LogLevel       *string `yaml:"log_level"`
+	Listen         *string      `yaml:"listen"`
+	Upstream       *string      `yaml:"upstream"`
+	MockUpstream   *bool        `yaml:"mock_upstream"`
+	MockListen     *string      `yaml:"mock_listen"`
+	Policy         *string      `yaml:"policy"`
+	Store          *string      `yaml:"store"`
+	Engine         *string      `yaml:"engine"`
+	Modules        *string      `yaml:"modules"`
+	CacheDir       *string      `yaml:"cache_dir"`
+	Shadow         *bool        `yaml:"shadow"`
+	MaxHeaderBytes *wholeNumber `yaml:"max_header_bytes"`
+	LogLevel       *string      `yaml:"log_level"`
+}
+
+// wholeNumber is an int setting of the config file. Unlike a plain int, it rejects a
+// fraction such as 4096.9, which yaml.v3 would truncate without a word.
+type wholeNumber int
+
+// UnmarshalYAML accepts only a YAML integer.
+func (n *wholeNumber) UnmarshalYAML(node *yaml.Node) error {
+	var v int
+	if node.Kind == yaml.ScalarNode && node.ShortTag() == "!!int" && node.Decode(&v) == nil {
+		*n = wholeNumber(v)
+		return nil
+	}
+	got := fmt.Sprintf("%q", node.Value)
+	switch {
+	case node.Kind == yaml.SequenceNode:
+		got = "a list"
+	case node.Kind == yaml.MappingNode:
+		got = "a mapping"
+	case node.ShortTag() == "!!float":
+		got = node.Value
+	}
+	// The "line N: " form is the one configYAMLError rewrites into "FILE:N: ".
+	return fmt.Errorf("line %d: invalid value: want a whole number, not %s", node.Line, got)
 }
 
 // LoadConfigFile reads a YAML config file over base and returns the result. Keys absent from
@@ -128,7 +152,7 @@ func LoadConfigFile(path string, base Config) (Config, error) {
 	setPath(&cfg.CacheDir, f.CacheDir, dir)
 	setBool(&cfg.Shadow, f.Shadow)
 	if f.MaxHeaderBytes != nil {
-		cfg.MaxHeaderBytes = *f.MaxHeaderBytes
+		cfg.MaxHeaderBytes = int(*f.MaxHeaderBytes)
 	}
 	setString(&cfg.LogLevel, f.LogLevel)
 	return cfg, nil
@@ -258,7 +282,8 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.MaxHeaderBytes < MinMaxHeaderBytes || c.MaxHeaderBytes > MaxMaxHeaderBytes {
-		return fmt.Errorf("max header bytes %d is out of range: use %d to %d", c.MaxHeaderBytes, MinMaxHeaderBytes, MaxMaxHeaderBytes)
+		return fmt.Errorf("max header bytes (--max-header-bytes, or max_header_bytes in the config file) %d is out of range: use %d to %d",
+			c.MaxHeaderBytes, MinMaxHeaderBytes, MaxMaxHeaderBytes)
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err

@@ -59,6 +59,8 @@ func TestLoadConfigFile_Errors(t *testing.T) {
 			"policy, store, engine, modules, cache_dir, shadow, max_header_bytes, log_level"},
 		{"wrong type", "shadow: maybe\n", `:1: invalid value: want true or false, not "maybe"`},
 		{"list for a number", "max_header_bytes: [1]\n", ":1: invalid value: want a whole number, not a list"},
+		{"fraction for a number", "max_header_bytes: 4096.9\n", ":1: invalid value: want a whole number, not 4096.9"},
+		{"string for a number", "max_header_bytes: big\n", `:1: invalid value: want a whole number, not "big"`},
 		{"list at the top", "- listen\n", ":1: invalid value: want a mapping of keys such as listen and store, not a list"},
 	}
 	for _, c := range cases {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,6 +76,14 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 			delete(out.Header, name)
 		}
 	}
+	// The proxy drops every field that the client names in Connection as hop-by-hop. The
+	// credential and the act-as fields took part in the decision, so they go upstream as
+	// received whatever the Connection field lists.
+	for _, name := range decisionFields {
+		if values := pr.In.Header.Values(name); len(values) > 0 && len(out.Header.Values(name)) == 0 {
+			out.Header[http.CanonicalHeaderKey(name)] = slices.Clone(values)
+		}
+	}
 	if fw.strip {
 		out.Header.Del("Authorization")
 	}
@@ -85,6 +94,9 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		out.Header.Set(core.HeaderShadowReason, fw.decision.Reason.String())
 	}
 }
+
+// decisionFields are the request fields that the decision reads and that go upstream.
+var decisionFields = []string{core.HeaderAuthorization, core.HeaderScioActAs, core.HeaderGleanActAs}
 
 // setRawTarget points u at the upstream with the request target appended to the upstream's
 // base path exactly as received. URL.Opaque makes net/http write the path without decoding or

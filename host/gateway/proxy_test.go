@@ -162,6 +162,34 @@ func TestProxy_ActAsPassesThrough(t *testing.T) {
 	}
 }
 
+// TestProxy_ConnectionCannotDropDecisionFields checks that a client cannot make the proxy drop
+// the credential or the act-as field as hop-by-hop after the decision used them.
+func TestProxy_ConnectionCannotDropDecisionFields(t *testing.T) {
+	f := newFixture(t, "native")
+	headers := [][2]string{
+		{"Authorization", "Bearer " + globalSecret},
+		{"X-Scio-ActAs", "bob@example.com"},
+		{"Connection", "keep-alive, Authorization, X-Scio-ActAs, X-Glean-ActAs"},
+	}
+	resp, body := rawRequest(t, f.addr(t), "POST", "/rest/api/v1/chat", headers)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status = %d, want 200; body %s", resp.StatusCode, body)
+	}
+	e := echo(t, body)
+	if got := e.Headers["X-Scio-Actas"]; len(got) != 1 || got[0] != "bob@example.com" {
+		t.Errorf("upstream X-Scio-ActAs = %q, want [bob@example.com]", got)
+	}
+	if _, ok := e.Headers["Authorization"]; !ok {
+		t.Error("upstream got no Authorization field")
+	}
+	if got, ok := e.Headers["X-Glean-Actas"]; ok {
+		t.Errorf("upstream got X-Glean-ActAs = %q, which the client never sent", got)
+	}
+	if got := e.Headers["X-Tokengate-User"]; len(got) != 1 || got[0] != "bob@example.com" {
+		t.Errorf("upstream X-Tokengate-User = %q, want [bob@example.com]", got)
+	}
+}
+
 func TestProxy_Shadow(t *testing.T) {
 	f := newFixture(t, "native", withShadow)
 	cases := []struct {

@@ -38,7 +38,7 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	// has loaded. Serve closes the listener too, and the second close does nothing.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		return listenError("listen", cfg.Listen, err, "--listen (for make run: make run ADDR=127.0.0.1:18080)")
+		return listenError("listen", cfg.Listen, err, "--listen (for make run, ADDR, as in make run ADDR=127.0.0.1:PORT with a free PORT)")
 	}
 	defer ln.Close()
 	var mock *http.Server
