@@ -11,9 +11,9 @@ const (
 const maxAddressLen = 254
 
 // IsBareAddress reports whether s is a bare email address local@domain: no display name,
-// brackets, spaces or commas, exactly one '@' with a non-empty local part of RFC 5322 atext
-// and dots, a domain of at least two dot-separated letter-digit-hyphen labels, and at most 254
-// bytes.
+// brackets, spaces or commas, exactly one '@' with a non-empty local part in RFC 5322
+// dot-atom form (atext, with single dots only between atext characters), a domain of at least
+// two dot-separated letter-digit-hyphen labels, and at most 254 bytes.
 func IsBareAddress(s string) bool {
 	if len(s) == 0 || len(s) > maxAddressLen {
 		return false
@@ -32,6 +32,11 @@ func IsBareAddress(s string) bool {
 	}
 	for i := 0; i < at; i++ {
 		if !isLocalChar(s[i]) {
+			return false
+		}
+		// RFC 5322 dot-atom: a dot only between two atext characters. Some mail systems
+		// ignore dots, so ".dana" or "da..na" could reach the mailbox of "dana".
+		if s[i] == '.' && (i == 0 || i == at-1 || s[i-1] == '.') {
 			return false
 		}
 	}
