@@ -198,6 +198,21 @@ func TestNode_EmbeddingExample(t *testing.T) {
 	if code != 2 || !bytes.Contains([]byte(stderr), []byte("usage:")) {
 		t.Errorf("missing arguments: exit code %d, stderr %q; want 2 with usage", code, stderr)
 	}
+	failures := []struct {
+		name, bundle, request, want string
+	}{
+		{"missing bundle file", filepath.Join(t.TempDir(), "none.json"), `{"method": "GET", "path": "/"}`, "ENOENT"},
+		{"input the module rejects", bundlePath, `{"method": "GET", "path": "/", "bogus": 1}`, "bogus"},
+	}
+	for _, f := range failures {
+		code, _, stderr := runNode(t, node, nil, "validator.mjs", modulePath, f.bundle, f.request)
+		if code != 2 {
+			t.Errorf("%s: exit code %d, want 2; stderr %q", f.name, code, stderr)
+		}
+		if !strings.Contains(stderr, f.want) {
+			t.Errorf("%s: stderr %q does not contain %q", f.name, stderr, f.want)
+		}
+	}
 }
 
 // tail returns the last n lines of s.

@@ -7,7 +7,8 @@
 //
 // where MODULE is build/tokengate.wasm, BUNDLE a file written by 'tokengate bundle', and
 // REQUEST_JSON the decide input, {"method", "path", "headers": [[name, value], ...], "now"?}.
-// It exits 0 for an allowed request, 1 for a denied one and 2 for a usage error.
+// It exits 0 for an allowed request, 1 for a denied one, and 2 for a usage error or any
+// failure to decide, such as an unreadable file or input that the module rejects.
 
 import createPlugin from '@extism/extism';
 import { readFile } from 'node:fs/promises';
@@ -68,13 +69,17 @@ async function main(args) {
     stderr.write(`invalid REQUEST_JSON: ${err.message}\n`);
     return 2;
   }
-  const validator = await createValidator(modulePath, await readFile(bundlePath, 'utf8'));
+  let validator;
   try {
+    validator = await createValidator(modulePath, await readFile(bundlePath, 'utf8'));
     const decision = await validator.decide(request);
     stdout.write(JSON.stringify(decision) + '\n');
     return decision.allow ? 0 : 1;
+  } catch (err) {
+    stderr.write(`validator.mjs: ${err.message}\n`);
+    return 2;
   } finally {
-    await validator.close();
+    await validator?.close();
   }
 }
 
