@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,21 +24,38 @@ type GoResult struct {
 type GoBench struct {
 	// CPU is the model that the "cpu:" header line names.
 	CPU string
-	// Results are keyed by name; a name that appears twice keeps its last result.
+	// Results are keyed by name; a name that appears more than once (go test -count) keeps
+	// its last result here and every result in runs.
 	Results map[string]GoResult
+	runs    map[string][]GoResult
 }
 
-// Metric returns a benchmark's figure in a unit, and whether the output has it.
+// Metric returns a benchmark's figure in a unit, and whether the output has it. For a
+// benchmark that ran more than once it returns the median of the runs, the upper of the two
+// middle values for an even count, so one disturbed run does not decide a target.
 func (g *GoBench) Metric(name, unit string) (float64, bool) {
 	if g == nil {
 		return 0, false
 	}
-	r, ok := g.Results[name]
-	if !ok {
+	var values []float64
+	for _, r := range g.runs[name] {
+		if v, ok := r.Metrics[unit]; ok {
+			values = append(values, v)
+		}
+	}
+	if len(values) == 0 {
 		return 0, false
 	}
-	v, ok := r.Metrics[unit]
-	return v, ok
+	slices.Sort(values)
+	return values[len(values)/2], true
+}
+
+// Runs returns the number of results of a benchmark.
+func (g *GoBench) Runs(name string) int {
+	if g == nil {
+		return 0
+	}
+	return len(g.runs[name])
 }
 
 // procsSuffix is the "-N" that go test appends to a benchmark name when GOMAXPROCS is not 1.
@@ -46,7 +64,7 @@ var procsSuffix = regexp.MustCompile(`-[0-9]+$`)
 // ParseGoBench reads `go test -bench` output. Lines other than the cpu header and benchmark
 // results (test output, PASS, ok) are skipped. A malformed result line is an error.
 func ParseGoBench(r io.Reader) (*GoBench, error) {
-	out := &GoBench{Results: map[string]GoResult{}}
+	out := &GoBench{Results: map[string]GoResult{}, runs: map[string][]GoResult{}}
 	scanner := bufio.NewScanner(r)
 	scanner.Buffer(make([]byte, 64<<10), 1<<20)
 	line := 0
@@ -66,6 +84,7 @@ func ParseGoBench(r io.Reader) (*GoBench, error) {
 		}
 		if ok {
 			out.Results[res.Name] = res
+			out.runs[res.Name] = append(out.runs[res.Name], res)
 		}
 	}
 	if err := scanner.Err(); err != nil {

@@ -261,8 +261,9 @@ func writeNode(b *strings.Builder, in ReportInput) {
 
 func writeMethod(b *strings.Builder) {
 	b.WriteString("## How the figures are taken\n\n")
-	b.WriteString("- Go figures come from `go test -bench` in package bench with `-benchmem`, one run each; ")
-	b.WriteString("allocations are per operation. The OPA peer builds its input document from the request on every ")
+	b.WriteString("- Go figures come from `go test -bench` in package bench with `-benchmem`: the median of ")
+	b.WriteString("three runs, except the store loads and the cold start, which run once. Allocations are per ")
+	b.WriteString("operation. The OPA peer builds its input document from the request on every ")
 	b.WriteString("call and computes the token digest in Rego with `crypto.sha256`, because the ext_authz request ")
 	b.WriteString("that a deployed policy receives carries the raw header. Its store returns AST values on read.\n")
 	b.WriteString("- The JWT peers parse and verify the signed token, require `exp`, and then match the endpoint ")

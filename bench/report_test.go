@@ -147,3 +147,19 @@ func TestAbsoluteTarget(t *testing.T) {
 		})
 	}
 }
+
+func TestParseGoBench_RepeatedRunsGiveMedian(t *testing.T) {
+	out := "BenchmarkDecide/native-2  100  300 ns/op  0 B/op\n" +
+		"BenchmarkDecide/native-2  100  900 ns/op  0 B/op\n" +
+		"BenchmarkDecide/native-2  100  310 ns/op  0 B/op\n"
+	g, err := ParseGoBench(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := g.Runs(DecideNative); n != 3 {
+		t.Errorf("runs = %d, want 3", n)
+	}
+	if ns, ok := g.Metric(DecideNative, "ns/op"); !ok || ns != 310 {
+		t.Errorf("ns/op = %v (found %t), want the median 310", ns, ok)
+	}
+}
