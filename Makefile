@@ -41,7 +41,7 @@ test: deps build
 
 # Benchmarks (package bench): the Go benchmarks, core's own benchmarks natively and as wasip1
 # under wazero, the Node runtime, then the gateway load runs in benchreport, which writes
-# docs/benchmarks.md. About 15 minutes on 2 cores; run it on an otherwise idle machine,
+# docs/benchmarks.md. About 8 minutes on 2 cores; run it on an otherwise idle machine,
 # because the figures are wall times.
 BENCHOUT := $(BUILD)/bench
 bench: build

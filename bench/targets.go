@@ -120,7 +120,7 @@ const (
 	goalScaleFmt        = "%s decision with 1,000,000 tokens within 2× of 10 tokens"
 	wasmGuestReason     = "The cost is in the guest, not in the ABI: BenchmarkHost_DecideParts (package host) " +
 		"measures a call of an empty lean export at under 30 ns and the host's pool at about 130 ns. " +
-		"Core compiled by Go for wasip1 runs 10 to 20 times slower than natively, step by step, as the " +
+		"Core compiled by Go for wasip1 runs several times slower than natively in every step, as the " +
 		"table \"Where the time goes in WebAssembly\" shows: Go's wasm port has no SHA or SIMD " +
 		"instructions and no hardware-assisted map hash, and every call checks for stack growth. " +
 		"The guest's credential cache removes the largest step, the SHA-256 of the token, for a " +
