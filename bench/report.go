@@ -36,8 +36,8 @@ type ReportInput struct {
 	Date    time.Time
 	Go      *GoBench
 	// PartsNative and PartsWasm are core's own benchmarks (BenchmarkDecide and
-	// BenchmarkDecideParts in package core), run natively and as wasip1 under wazero; nil when
-	// the run did not take them.
+	// BenchmarkDecideParts in package core), run natively and as wasip1 under wazero. Both are
+	// nil when the run did not take them.
 	PartsNative, PartsWasm *GoBench
 	// Gateway holds the load runs, and GatewayLoad the bounds they ran with. GatewayErr
 	// explains why Gateway is empty.
@@ -89,10 +89,21 @@ func writeTargets(b *strings.Builder, targets []Target) {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", t.Goal, t.Measured, t.Result())
 	}
 	b.WriteString("\n")
+
+	// Missed targets that share a cause are named together, so the cause appears once.
+	var causes []string
+	goals := map[string][]string{}
 	for _, t := range targets {
-		if t.Known && !t.Met && t.Cause != "" {
-			fmt.Fprintf(b, "**%s: missed.** %s\n\n", t.Goal, t.Cause)
+		if !t.Known || t.Met || t.Cause == "" {
+			continue
 		}
+		if _, seen := goals[t.Cause]; !seen {
+			causes = append(causes, t.Cause)
+		}
+		goals[t.Cause] = append(goals[t.Cause], t.Goal)
+	}
+	for _, cause := range causes {
+		fmt.Fprintf(b, "**%s: missed.** %s\n\n", strings.Join(goals[cause], "; "), cause)
 	}
 }
 
@@ -101,6 +112,7 @@ func writeDecide(b *strings.Builder, g *GoBench) {
 	b.WriteString("The allowed request: `POST /rest/api/v1/search` from a USER token, with six header fields, ")
 	b.WriteString("against a store of 10 tokens. Each peer checks the same request with the same claims.\n\n")
 	b.WriteString("| engine or peer | time per decision | vs native | B/op | allocs/op |\n| --- | --- | --- | --- | --- |\n")
+
 	native, _ := g.Metric(DecideNative, "ns/op")
 	rows := []struct{ name, label string }{
 		{DecideNative, "tokengate native (Go core in process, `Decide`)"},
@@ -123,13 +135,14 @@ func writeDecide(b *strings.Builder, g *GoBench) {
 		allocs, _ := g.Metric(r.name, "allocs/op")
 		fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.0f |\n", r.label, FormatNs(ns), ratio(ns, native), bytes, allocs)
 	}
+
 	b.WriteString("\nEach row decides the same request over and over, so a credential cache always hits: the ")
 	b.WriteString("cached rows skip the token's SHA-256, which the rows without a cache compute on every call. ")
 	b.WriteString("The wasm module caches by default (`host.Options.CredentialCacheEntries`) because SHA-256 ")
 	b.WriteString("costs microseconds in WebAssembly; `core.Validator.Decide` does not cache.\n\n")
 	b.WriteString("The lean ABI and the Extism SDK run the same module. A CPU profile of the Extism row shows ")
 	b.WriteString("the SDK looking up the export on every call, and wazero then building a call engine with a ")
-	b.WriteString("new stack each time, which is most of its B/op; the JSON input and output add the rest.\n\n")
+	b.WriteString("new stack each time, which is most of its B/op. The JSON input and output add the rest.\n\n")
 }
 
 // writeParts compares core's benchmarks natively and in WebAssembly, which shows where the

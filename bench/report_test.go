@@ -163,3 +163,24 @@ func TestParseGoBench_RepeatedRunsGiveMedian(t *testing.T) {
 		t.Errorf("ns/op = %v (found %t), want the median 310", ns, ok)
 	}
 }
+
+func TestWriteTargets_SharedCauseOnce(t *testing.T) {
+	targets := []Target{
+		{Goal: "goal a", Known: true, Cause: "shared cause."},
+		{Goal: "goal b", Known: true, Met: true},
+		{Goal: "goal c", Known: true, Cause: "shared cause."},
+		{Goal: "goal d", Known: true, Cause: "own cause."},
+	}
+	var b strings.Builder
+	writeTargets(&b, targets)
+	page := b.String()
+	if n := strings.Count(page, "shared cause."); n != 1 {
+		t.Errorf("shared cause appears %d times, want once:\n%s", n, page)
+	}
+	if !strings.Contains(page, "**goal a; goal c: missed.** shared cause.") {
+		t.Errorf("page does not name both goals before the shared cause:\n%s", page)
+	}
+	if !strings.Contains(page, "**goal d: missed.** own cause.") {
+		t.Errorf("page lacks the cause of goal d:\n%s", page)
+	}
+}

@@ -104,8 +104,8 @@ func absoluteTarget(goal string, v, bound float64) Target {
 // missedReason returns the explanation of a missed goal that profiling this code found, or
 // a request to profile when none is recorded for the goal.
 func missedReason(goal string, _ ReportInput) string {
-	if why, ok := missedReasons[goal]; ok {
-		return why
+	if reason, ok := missedReasons[goal]; ok {
+		return reason
 	}
 	return "No profile is recorded for this miss yet: profile the benchmark with -cpuprofile and record the cause in bench/targets.go."
 }
@@ -118,13 +118,13 @@ const (
 	goalGatewayFmt      = "gateway (%s engine) throughput at least 80%% of the plain proxy"
 	goalLoadFmt         = "1,000,000-token store loads in under 2 s with %s"
 	goalScaleFmt        = "%s decision with 1,000,000 tokens within 2× of 10 tokens"
-	wasmGuestReason     = "The cost is in the guest, not in the ABI: BenchmarkHost_DecideParts (package host) " +
+	wasmGuestReason     = "The cost is in the guest, not in the ABI. BenchmarkHost_DecideParts (package host) " +
 		"measures a call of an empty lean export at under 30 ns and the host's pool at about 130 ns. " +
 		"Core compiled by Go for wasip1 runs several times slower than natively in every step, as the " +
-		"table \"Where the time goes in WebAssembly\" shows: Go's wasm port has no SHA or SIMD " +
+		"table \"Where the time goes in WebAssembly\" shows. Go's wasm port has no SHA or SIMD " +
 		"instructions and no hardware-assisted map hash, and every call checks for stack growth. " +
 		"The guest's credential cache removes the largest step, the SHA-256 of the token, for a " +
-		"returning token; the rest is the same core code that runs natively, with no step left that " +
+		"returning token. The rest is the same core code that runs natively, with no step left that " +
 		"dominates. Closing the gap would take a compiler that emits faster wasm than Go 1.26, such as " +
 		"TinyGo, which this machine cannot install."
 )

@@ -95,6 +95,7 @@ func benchmarkExtism(b *testing.B, f *Fixture) {
 		b.Fatal(err)
 	}
 	defer plugin.Close(ctx)
+
 	input, err := json.Marshal(struct {
 		core.Request
 		Now time.Time `json:"now"`
@@ -102,6 +103,7 @@ func benchmarkExtism(b *testing.B, f *Fixture) {
 	if err != nil {
 		b.Fatal(err)
 	}
+
 	decide := func() core.Decision {
 		rc, out, err := plugin.Call("decide", input)
 		if err != nil || rc != 0 {
@@ -139,6 +141,7 @@ func benchmarkProxyWasm(b *testing.B, f *Fixture) {
 		b.Fatal(err)
 	}
 	defer vm.Close()
+
 	emu, release := proxytest.NewHostEmulator(proxytest.NewEmulatorOption().WithVMContext(vm).WithPluginConfiguration(config))
 	defer release()
 	if emu.StartVM() != types.OnVMStartStatusOK || emu.StartPlugin() != types.OnPluginStartStatusOK {
@@ -147,6 +150,7 @@ func benchmarkProxyWasm(b *testing.B, f *Fixture) {
 	if err := emu.SetProperty(filter.RequestTimeProperty, filter.EncodeRequestTime(Now)); err != nil {
 		b.Fatal(err)
 	}
+
 	pairs := emulator.Pairs(f.Request.Method, f.Request.Path, f.Request.Headers)
 	decide := func() types.Action {
 		id := emu.InitializeHttpContext()

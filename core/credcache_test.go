@@ -163,7 +163,7 @@ func TestCredentialCache_KeyCopied(t *testing.T) {
 	f := newFixture(t, nil)
 	secret := f.tokens[idUser].secret
 	// The field value aliases buf, as it aliases the request buffer in the wasm module, so the
-	// credential that the cache sees does too.
+	// credential passed to the cache does too.
 	buf := []byte("Bearer " + secret)
 	req := Request{Method: "POST", Path: api("/search"), Headers: []Header{
 		{HeaderAuthorization, unsafe.String(&buf[0], len(buf))},

@@ -167,7 +167,7 @@ func checkBundleFastPath(t *testing.T, data []byte) {
 	checkSameStore(t, data, fastStore, slowContent.Tokens)
 }
 
-// largeStoreFile returns a store file of n tokens; tokens from index long on have a long
+// largeStoreFile returns a store file of n tokens. Tokens from index long on have a long
 // description, which makes the record-count estimate of the fast path too high.
 func largeStoreFile(t *testing.T, n, long int, dupDigestAt int) []byte {
 	t.Helper()

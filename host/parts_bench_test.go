@@ -8,9 +8,9 @@ import (
 	"github.com/tokengate/tokengate/internal/leanabi"
 )
 
-// BenchmarkHost_DecideParts measures the host's side of a lean decision step by step: the pool,
-// writing the request into guest memory, a call of an export that does no work, a lean_decide
-// that the guest rejects at its first check, and decoding the decision.
+// BenchmarkHost_DecideParts measures the host's side of a lean decision step by step. The
+// steps are the pool, writing the request into guest memory, a call of an export that does no
+// work, a lean_decide that the guest rejects at its first check, and decoding the decision.
 func BenchmarkHost_DecideParts(b *testing.B) {
 	bundle, req := fixtureBundle(b)
 	h, err := New(context.Background(), Options{ModulePath: modulePath, Logger: quietLogger, CacheDir: testCacheDir, Bundle: bundle, PoolSize: 1})

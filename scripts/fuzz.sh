@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target of the repository for a bounded time each, one after another.
-# Usage: scripts/fuzz.sh [FUZZTIME]   (default 20s; any value go test -fuzztime takes)
+# Usage: scripts/fuzz.sh [FUZZTIME]   (default 20s; any value that go test -fuzztime takes)
 # A target that finds a failing input writes it to its package's testdata/fuzz/NAME/ folder,
-# where plain go test replays it from then on; the script goes on with the other targets and
+# where plain go test replays it from then on. The script goes on with the other targets and
 # exits 1 at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -66,6 +66,44 @@ func TestServe_ConformanceCases(t *testing.T) {
 	}
 }
 
+// TestAuthz_ConformanceCases replays the conformance file through the authorization endpoint,
+// as nginx auth_request sends it: the original method and target in X-Original-Method and
+// X-Original-URI, and the client's header fields.
+func TestAuthz_ConformanceCases(t *testing.T) {
+	f := loadCases(t)
+	store := filepath.Join(t.TempDir(), "tokens.json")
+	groups := groupByInstant(f)
+	writeStoreFile(t, store, shiftedStore(t, f, groups[0].at, time.Now()))
+	s := startServe(t, "--mock-upstream", "--policy", policyPath, "--store", store)
+
+	for i, g := range groups {
+		if i > 0 {
+			moveClock(t, s, f, store, g.at)
+		}
+		for _, c := range g.cases {
+			t.Run(c.Name, func(t *testing.T) {
+				headers := [][2]string{{"X-Original-Method", c.Method}, {"X-Original-URI", c.Path}}
+				headers = append(append(headers, headerPairs(c)...), forgedHeaders...)
+				resp, body := rawRequest(t, s.addr, "GET", "/_tokengate/authz", headers)
+				status := int(c.Expect["status"].(float64))
+				if resp.StatusCode != status {
+					t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, status, body)
+				}
+				if status != http.StatusOK {
+					checkDenial(t, c, resp, body)
+					return
+				}
+				checkIdentity(t, c, "authz response", resp.Header)
+			})
+		}
+	}
+	for id, secret := range f.Secrets {
+		if strings.Contains(s.logs.String(), secret) {
+			t.Errorf("the log contains the secret of %s", id)
+		}
+	}
+}
+
 // instantGroup is the cases that share one instant.
 type instantGroup struct {
 	at    time.Time
@@ -144,6 +182,13 @@ func checkForwarded(t *testing.T, c conformance.Case, body []byte) {
 	if _, ok := e.Headers["X_tokengate_user"]; ok {
 		t.Error("upstream got the forged X_Tokengate_User")
 	}
+	checkIdentity(t, c, "upstream", e.Headers)
+}
+
+// checkIdentity checks the identity fields that the gateway set for an allowed case, in the
+// header fields that where (the upstream, or the authz response) received.
+func checkIdentity(t *testing.T, c conformance.Case, where string, headers map[string][]string) {
+	t.Helper()
 	want := map[string]string{}
 	if c.Expect["reason"] == "ok" {
 		want["X-Tokengate-Token-Id"], _ = c.Expect["token_id"].(string)
@@ -152,12 +197,12 @@ func checkForwarded(t *testing.T, c conformance.Case, body []byte) {
 		want["X-Tokengate-User"], _ = c.Expect["principal"].(string)
 	}
 	for _, name := range []string{"X-Tokengate-Token-Id", "X-Tokengate-Permission", "X-Tokengate-Scope", "X-Tokengate-User"} {
-		got := e.Headers[name]
+		got := headers[name]
 		switch {
 		case want[name] == "" && len(got) != 0:
-			t.Errorf("upstream %s = %q, want none", name, got)
+			t.Errorf("%s %s = %q, want none", where, name, got)
 		case want[name] != "" && (len(got) != 1 || got[0] != want[name]):
-			t.Errorf("upstream %s = %q, want [%q]", name, got, want[name])
+			t.Errorf("%s %s = %q, want [%q]", where, name, got, want[name])
 		}
 	}
 }
@@ -321,13 +366,7 @@ func TestServe_ConfigFileUnknownKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-s.exited:
-	case <-time.After(startTimeout):
-		s.stop(t)
-		t.Fatal("serve did not exit on an unknown config key")
-	}
-	if code := s.cmd.ProcessState.ExitCode(); code != 2 {
+	if code := waitForExit(t, s, "an unknown config key"); code != 2 {
 		t.Errorf("exit code = %d, want 2", code)
 	}
 	if !strings.Contains(s.logs.String(), "upstream_url") {
@@ -347,13 +386,7 @@ func TestServe_AddressInUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-s.exited:
-	case <-time.After(startTimeout):
-		s.stop(t)
-		t.Fatal("serve did not exit on an address in use")
-	}
-	if code := s.cmd.ProcessState.ExitCode(); code != 1 {
+	if code := waitForExit(t, s, "an address in use"); code != 1 {
 		t.Errorf("exit code = %d, want 1", code)
 	}
 	want := "listen address " + ln.Addr().String() + " is already in use"
@@ -378,4 +411,17 @@ func TestServe_GracefulShutdown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitForExit waits for a serve process that must stop on its own because of cause, and
+// returns its exit code.
+func waitForExit(t *testing.T, s *server, cause string) int {
+	t.Helper()
+	select {
+	case <-s.exited:
+	case <-time.After(startTimeout):
+		s.stop(t)
+		t.Fatalf("serve did not exit on %s", cause)
+	}
+	return s.cmd.ProcessState.ExitCode()
 }

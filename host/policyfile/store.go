@@ -54,18 +54,18 @@ func checkStoreMode(path string, mode fs.FileMode) error {
 	if runtime.GOOS == "windows" || mode&0o022 == 0 {
 		return nil
 	}
-	// who is the user class list of chmod's symbolic mode: g, o or both.
-	var who string
+	// userClasses is the user class list of chmod's symbolic mode: g, o or both.
+	var userClasses string
 	switch {
 	case mode&0o022 == 0o022:
-		who = "go"
+		userClasses = "go"
 	case mode&0o020 != 0:
-		who = "g"
+		userClasses = "g"
 	default:
-		who = "o"
+		userClasses = "o"
 	}
 	return fmt.Errorf("store file %s has mode %#o, so users other than its owner can write it and add tokens: run chmod %s-w %s",
-		path, mode, who, path)
+		path, mode, userClasses, path)
 }
 
 // storeReadError describes a failure to stat or read the store file.
@@ -81,7 +81,7 @@ func storeReadError(path string, err error) error {
 func ParseStoreFile(name string, data []byte) (*core.Store, error) {
 	s, err := core.ParseStore(data)
 	if errors.Is(err, core.ErrNewerStoreFormat) {
-		// The file is not damaged, and the message already tells the user to upgrade.
+		// The file is not damaged, and the message already names the fix: an upgrade.
 		return nil, fmt.Errorf("store file %s: %s", name, strings.TrimPrefix(err.Error(), "store: "))
 	}
 	if err != nil {

@@ -37,7 +37,7 @@ func FuzzDecodeRequest(f *testing.F) {
 
 // FuzzDecodeDecision decodes random bytes as a lean decision, as the host does with what the
 // guest returns. An accepted input must give a decision whose status, allow and error follow
-// from its reason, and must be exactly the encoding of that decision; a rejected one must
+// from its reason, and must be exactly the encoding of that decision. A rejected input must
 // give the zero decision, never a partly filled allow.
 func FuzzDecodeDecision(f *testing.F) {
 	for _, d := range []core.Decision{

@@ -5,8 +5,8 @@
 //	GOOS=wasip1 GOARCH=wasm go test -exec "$PWD/build/wasirun" -run '^$' -bench . ./core
 //
 // Functions imported from modules other than WASI (the Extism host functions of package wasm)
-// trap when called. The program sees the host's file system at / and the host's environment, so a test binary
-// finds its testdata folder. Compiled code is cached in a folder under os.TempDir, so a rerun
+// trap when called. The program gets the host's file system at / and the host's environment,
+// so a test binary finds its testdata folder. Compiled code is cached in a folder under os.TempDir, so a rerun
 // of the same binary skips compilation. The exit code is the program's.
 package main
 

@@ -50,8 +50,8 @@ const maxFuzzOffset = 2 * 365 * 24 * time.Hour
 // filterDecider decides with the built proxy-wasm filter module in the SDK's emulator, like
 // the proxywasm engine, but prepares each new module instance in the background. The emulator
 // makes a module instance grow without bound (see package emulator), so both replace it every
-// few thousand requests, and the compilation takes seconds: inline, as in the engine, it
-// exceeds the 10 s that a fuzz worker allows one input and the worker is killed.
+// few thousand requests. The compilation takes seconds. Done inline, as the engine does it, it
+// exceeds the 10 s that a fuzz worker allows one input, and the worker is killed.
 type filterDecider struct {
 	module, config []byte
 	vm             proxytest.WasmVMContext

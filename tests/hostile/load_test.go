@@ -151,7 +151,7 @@ func TestServe_Load(t *testing.T) {
 }
 
 // loadConnection sends requests of the mix over one keep-alive connection until the deadline
-// or max requests, and checks each answer against the expected decision.
+// or max requests, and checks each response against the expected decision.
 func loadConnection(addr string, mix []loadCase, first int, deadline time.Time, max int, res *loadResult) {
 	transport := &http.Transport{MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true}
 	defer transport.CloseIdleConnections()
@@ -191,8 +191,8 @@ func loadConnection(addr string, mix []loadCase, first int, deadline time.Time, 
 	}
 }
 
-// checkLoadAnswer compares one answer with the case's expected decision: the status, then the
-// reason of a denial or the identity the upstream received for an allow.
+// checkLoadAnswer compares one response with the case's expected decision: the status, then
+// the reason of a denial or the identity the upstream received for an allow.
 func checkLoadAnswer(c loadCase, status int, body []byte, res *loadResult) {
 	if status != c.want.Status {
 		res.fail("%s: status %d, want %d: %.200s", c.name, status, c.want.Status, body)

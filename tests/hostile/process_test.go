@@ -149,8 +149,8 @@ func (s *serveProcess) digest(t testing.TB) string {
 	return h.BundleDigest
 }
 
-// maxLogLines is the number of lines a lineLog keeps; it drops later ones, so a load test at
-// the info level does not hold every request line in memory.
+// maxLogLines is the number of lines a lineLog keeps. It drops later ones, so that a load test
+// at the info level does not hold every request line in memory.
 const maxLogLines = 100000
 
 // lineLog keeps the first maxLogLines lines a process writes and lets a test wait for one.
@@ -235,8 +235,8 @@ func (l *lineLog) waitFor(substr string, timeout time.Duration, exited <-chan st
 }
 
 // exchange writes raw request bytes to addr and reads one response. The write runs beside the
-// read, because a server that rejects an oversized request answers and closes before it has
-// read everything, and the write then fails with a reset that the test does not care about.
+// read, because a server that rejects an oversized request responds and closes before it has
+// read everything, and the write then fails with a reset that the test ignores.
 func exchange(addr string, request []byte) (*http.Response, []byte, error) {
 	conn, err := net.DialTimeout("tcp", addr, exchangeTimeout)
 	if err != nil {
@@ -258,7 +258,7 @@ func exchange(addr string, request []byte) (*http.Response, []byte, error) {
 }
 
 // upstream is a loopback HTTP server standing in for the Client API. It records the header
-// fields of every request and answers 200 with the identity that tokengate forwarded.
+// fields of every request and responds 200 with the identity that tokengate forwarded.
 type upstream struct {
 	srv *httptest.Server
 	// keep is the number of requests whose headers are recorded; later ones are only counted.
@@ -269,7 +269,7 @@ type upstream struct {
 	count    int
 }
 
-// upstreamEcho is the JSON body of the upstream's answer.
+// upstreamEcho is the JSON body of the upstream's response.
 type upstreamEcho struct {
 	TokenID string `json:"token_id"`
 	User    string `json:"user"`

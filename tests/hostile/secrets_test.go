@@ -160,7 +160,7 @@ func rawSecretRequest(r core.Request, fields ...string) []byte {
 }
 
 // dumpResponse returns the status line, every header field and the body of resp, so a leak
-// anywhere in the answer is found.
+// anywhere in the response is found.
 func dumpResponse(resp *http.Response, body []byte) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\n", resp.Status)
@@ -229,8 +229,8 @@ func TestSecrets_Gateway(t *testing.T) {
 }
 
 // checkUpstreamSecret checks the header fields of one upstream request. Authorization and the
-// act-as fields pass through as the client sent them, unless the policy strips the credential;
-// every other field must be free of the secret.
+// act-as fields pass through as the client sent them, unless the policy strips the credential.
+// Every other field must be free of the secret.
 func checkUpstreamSecret(t *testing.T, leaks *leakChecker, where string, h http.Header, strip bool) {
 	t.Helper()
 	if strip && len(h.Values("Authorization")) != 0 {

@@ -34,13 +34,13 @@ func repeatFields(n int, field string) []string {
 	return out
 }
 
-// wireRow is one hostile request to `tokengate serve` and the answer it must get.
+// wireRow is one hostile request to `tokengate serve` and the response it must get.
 type wireRow struct {
 	name    string
 	request []byte
 	status  int
-	// reason is the decision reason in tokengate's JSON body, or "" when net/http answers
-	// the request itself before tokengate sees it (a malformed or oversized request).
+	// reason is the decision reason in tokengate's JSON body, or "" when net/http responds
+	// itself before tokengate reads the request (a malformed or oversized request).
 	reason string
 	// forwarded is true when the request must reach the upstream, with tokenID and user as
 	// the identity tokengate sets.
@@ -49,9 +49,9 @@ type wireRow struct {
 	user      string
 }
 
-// serveWireRows returns the hostile requests and their answers under the default 64 KiB
-// header limit. net/http reads up to that limit plus 4096 bytes of slack before it answers
-// 431, so a 64 KiB value with a small request still reaches the validator.
+// serveWireRows returns the hostile requests and their expected responses under the default
+// 64 KiB header limit. net/http reads up to that limit plus 4096 bytes of slack before it
+// responds 431, so a 64 KiB value with a small request still reaches the validator.
 func serveWireRows(fx *fixture) []wireRow {
 	const (
 		search = "POST /rest/api/v1/search HTTP/1.1"

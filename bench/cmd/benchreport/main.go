@@ -122,6 +122,7 @@ func collect(ctx context.Context, o options, stderr io.Writer) (bench.ReportInpu
 	if in.Go, err = bench.ParseGoBench(bytes.NewReader(data)); err != nil {
 		return in, err
 	}
+
 	if o.partsNative != "" && o.partsWasm != "" {
 		if in.PartsNative, err = readGoBench(o.partsNative); err != nil {
 			return in, err
@@ -130,6 +131,7 @@ func collect(ctx context.Context, o options, stderr io.Writer) (bench.ReportInpu
 			return in, err
 		}
 	}
+
 	in.Modules = moduleSizes(o.modules)
 	in.Node, in.NodeErr = readNode(o.nodeOutput)
 	if in.NodeErr != "" {
@@ -137,6 +139,7 @@ func collect(ctx context.Context, o options, stderr io.Writer) (bench.ReportInpu
 			in.NodeErr += " (the script printed: " + last + ")"
 		}
 	}
+
 	if o.gateway {
 		in.Gateway, in.GatewayErr = runGateway(ctx, o, stderr)
 	} else {
@@ -266,6 +269,7 @@ func runGateway(ctx context.Context, o options, stderr io.Writer) ([]bench.Gatew
 		return nil, err.Error()
 	}
 	defer logFile.Close()
+
 	var engines []string
 	for _, e := range strings.Split(o.engines, ",") {
 		if e = strings.TrimSpace(e); e != "" {
@@ -274,6 +278,7 @@ func runGateway(ctx context.Context, o options, stderr io.Writer) ([]bench.Gatew
 	}
 	fmt.Fprintf(stderr, "benchreport: gateway runs: %d rounds of proxy, %s (%d connections, %s each)\n",
 		max(o.rounds, 1), strings.Join(engines, ", "), o.load.Connections, o.load.Duration)
+
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Sprintf("find the benchreport executable for the plain proxy: %v", err)
